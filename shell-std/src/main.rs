@@ -1,0 +1,3 @@
+//! herd
+mod storage;
+fn main() {}

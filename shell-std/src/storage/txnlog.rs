@@ -1,0 +1,1133 @@
+//! The txn log: append-only segment files of framed records, group-committed.
+//!
+//! A segment is `log.<16 hex zxid of its first record>`: a 12-byte header (`HERDLOG1` and the
+//! format version, u32 LE) and then records. Zxids increase strictly across the whole log, and
+//! every segment holds at least one record, so a segment's name bounds every zxid in the
+//! segment before it; replay and purge rely on that without reading those segments.
+//!
+//! Recovery tolerates exactly one kind of damage: a torn tail, i.e. the last record of the
+//! last segment cut short or never written (zero-filled). Anything else is `InvalidData`
+//! naming the file and offset, because dropping a record that was acknowledged as durable
+//! would silently break ZooKeeper's guarantees.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::record::{
+    checked_len, encode_record, read_record, valid_record_at, BadRecord, RecordRead,
+    FORMAT_VERSION, FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
+};
+use super::{fsync_dir, invalid_data, list_numbered, numbered_name, read_full};
+
+/// File-name prefix of log segments.
+pub const LOG_PREFIX: &str = "log.";
+
+/// A segment rolls once it reaches this size: large enough that a busy server rolls rarely,
+/// small enough that purging after a snapshot frees space promptly (ZooKeeper preallocates
+/// 64 MiB log files for the same reason).
+pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Magic at the start of every segment.
+const LOG_MAGIC: [u8; 8] = *b"HERDLOG1";
+
+/// Magic plus the u32 format version.
+const LOG_HEADER_BYTES: usize = 12;
+
+/// Read buffer for scanning and replaying segments.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Chunk size when checking that the bytes after a torn record are all zero.
+const ZERO_CHECK_CHUNK_BYTES: usize = 64 * 1024;
+
+// A segment must be able to hold a maximal record after its header.
+const _: () =
+    assert!(SEGMENT_BYTES > (LOG_HEADER_BYTES + FRAME_HEADER_BYTES + MAX_RECORD_BYTES) as u64);
+
+fn log_header() -> [u8; LOG_HEADER_BYTES] {
+    let mut h = [0u8; LOG_HEADER_BYTES];
+    h[..8].copy_from_slice(&LOG_MAGIC);
+    h[8..].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h
+}
+
+/// What [`TxnLog::open`] found on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogRecovery {
+    /// Zxid of the first record in the log, 0 if the log is empty.
+    pub first_zxid: u64,
+    /// Zxid of the last valid record, 0 if the log is empty.
+    pub last_zxid: u64,
+    /// Valid records across all segments.
+    pub records: u64,
+    /// Segments left after recovery.
+    pub segments: usize,
+    /// Bytes of torn tail removed (truncated, or whole torn segments deleted).
+    pub truncated_bytes: u64,
+}
+
+/// What [`replay`] delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Records passed to the callback.
+    pub records: u64,
+    /// Zxid of the first record passed, 0 if none.
+    pub first_zxid: u64,
+    /// Zxid of the last record passed, 0 if none.
+    pub last_zxid: u64,
+}
+
+/// The segment being appended to.
+struct Segment {
+    file: File,
+}
+
+/// Records appended since the last sync, grouped by the segment they go to.
+struct PendingChunk {
+    /// `Some(first zxid)` when these records start a new segment.
+    new_segment: Option<u64>,
+    bytes: Vec<u8>,
+}
+
+/// The txn log of one server: append records, then make them durable with one `sync`.
+///
+/// Not thread-safe by itself; [`LogWriter`](super::LogWriter) runs it on its own thread.
+pub struct TxnLog {
+    dir: PathBuf,
+    segment_bytes: u64,
+    current: Option<Segment>,
+    pending: Vec<PendingChunk>,
+    /// Size the newest segment will have once `pending` is written.
+    tail_len: u64,
+    appended_zxid: u64,
+    durable_zxid: u64,
+    fsyncs: u64,
+    /// Set after a failed write or fsync: what reached the disk is then unknown, so the log
+    /// refuses further use until it is reopened (and recovered) from disk.
+    failed: bool,
+}
+
+impl TxnLog {
+    /// Opens (creating if needed) the log in `dir`, checks every segment, truncates a torn
+    /// tail, and positions for appending after the last valid record.
+    pub fn open(dir: &Path) -> io::Result<(TxnLog, LogRecovery)> {
+        TxnLog::open_with_segment_bytes(dir, SEGMENT_BYTES)
+    }
+
+    /// [`TxnLog::open`] with a custom roll size (tests use small segments).
+    pub fn open_with_segment_bytes(
+        dir: &Path,
+        segment_bytes: u64,
+    ) -> io::Result<(TxnLog, LogRecovery)> {
+        fs::create_dir_all(dir)?;
+        let segments = list_numbered(dir, LOG_PREFIX)?;
+        let mut recovery = LogRecovery::default();
+        let mut last_zxid = 0u64;
+        let mut prev_name: Option<u64> = None;
+        let mut kept: Option<(PathBuf, u64)> = None;
+        let mut dir_changed = false;
+
+        for (i, (name, path)) in segments.iter().enumerate() {
+            let is_last = i + 1 == segments.len();
+            if prev_name.is_some_and(|p| p >= *name) || *name <= last_zxid {
+                return Err(invalid_data(format!(
+                    "{}: segment zxid {name:#x} is not above the previous zxid {last_zxid:#x}",
+                    path.display()
+                )));
+            }
+            prev_name = Some(*name);
+            let scan = scan_segment(path, *name, last_zxid, is_last)?;
+            let len = match scan.end {
+                SegmentEnd::Clean { len } => len,
+                SegmentEnd::TornHeader { file_len } => {
+                    ::log::warn!(
+                        "{}: torn segment header at offset 0; removing the segment ({file_len} bytes dropped)",
+                        path.display()
+                    );
+                    fs::remove_file(path)?;
+                    dir_changed = true;
+                    recovery.truncated_bytes += file_len;
+                    continue;
+                }
+                SegmentEnd::Torn {
+                    valid_len,
+                    file_len,
+                    reason,
+                } => {
+                    let dropped = file_len - valid_len;
+                    recovery.truncated_bytes += if scan.records == 0 { file_len } else { dropped };
+                    if scan.records == 0 {
+                        ::log::warn!(
+                            "{}: torn record at offset {valid_len} ({reason}); it was the segment's \
+                             only record, removing the segment ({file_len} bytes dropped)",
+                            path.display()
+                        );
+                        fs::remove_file(path)?;
+                        dir_changed = true;
+                        continue;
+                    }
+                    ::log::warn!(
+                        "{}: torn record at offset {valid_len} ({reason}); truncating, {dropped} bytes dropped",
+                        path.display()
+                    );
+                    let file = OpenOptions::new().write(true).open(path)?;
+                    file.set_len(valid_len)?;
+                    file.sync_all()?;
+                    valid_len
+                }
+            };
+            if scan.records == 0 {
+                if !is_last {
+                    return Err(invalid_data(format!(
+                        "{}: segment holds no records but is not the last one",
+                        path.display()
+                    )));
+                }
+                // A segment is named after its first record; with none, the name would not
+                // match the next record appended, so drop the empty file.
+                ::log::warn!("{}: removing empty segment ({len} bytes)", path.display());
+                fs::remove_file(path)?;
+                dir_changed = true;
+                recovery.truncated_bytes += len;
+                continue;
+            }
+            if recovery.records == 0 {
+                recovery.first_zxid = scan.first_zxid;
+            }
+            recovery.records += scan.records;
+            recovery.segments += 1;
+            last_zxid = scan.last_zxid;
+            kept = Some((path.clone(), len));
+        }
+        if dir_changed {
+            fsync_dir(dir)?;
+        }
+        recovery.last_zxid = last_zxid;
+
+        let (current, tail_len) = match kept {
+            Some((path, len)) => {
+                let file = OpenOptions::new().append(true).open(&path)?;
+                (Some(Segment { file }), len)
+            }
+            None => (None, 0),
+        };
+        let log = TxnLog {
+            dir: dir.to_path_buf(),
+            segment_bytes,
+            current,
+            pending: Vec::new(),
+            tail_len,
+            appended_zxid: last_zxid,
+            durable_zxid: last_zxid,
+            fsyncs: 0,
+            failed: false,
+        };
+        Ok((log, recovery))
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Zxid of the last record appended (durable or not), 0 if none.
+    pub fn last_zxid(&self) -> u64 {
+        self.appended_zxid
+    }
+
+    /// Zxid of the last record known durable, 0 if none.
+    pub fn durable_zxid(&self) -> u64 {
+        self.durable_zxid
+    }
+
+    /// fsync calls made so far (segment files and the directory), for metrics and tests.
+    pub fn fsync_count(&self) -> u64 {
+        self.fsyncs
+    }
+
+    /// Buffers one record; nothing reaches the disk until [`TxnLog::sync`].
+    ///
+    /// Errors: `InvalidInput` if `zxid` is not above the last appended zxid or the payload
+    /// exceeds [`MAX_RECORD_BYTES`]; any error if an earlier sync failed.
+    pub fn append(&mut self, zxid: u64, payload: &[u8]) -> io::Result<()> {
+        self.check_usable()?;
+        if zxid <= self.appended_zxid {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "zxid {zxid:#x} is not above the last logged zxid {:#x}",
+                    self.appended_zxid
+                ),
+            ));
+        }
+        // Checked before touching `pending`, so a refused record leaves no trace.
+        checked_len(payload)?;
+        let roll = (self.current.is_none() && self.pending.is_empty())
+            || self.tail_len >= self.segment_bytes;
+        if roll {
+            self.pending.push(PendingChunk {
+                new_segment: Some(zxid),
+                bytes: Vec::new(),
+            });
+            self.tail_len = LOG_HEADER_BYTES as u64;
+        } else if self.pending.is_empty() {
+            self.pending.push(PendingChunk {
+                new_segment: None,
+                bytes: Vec::new(),
+            });
+        }
+        let Some(chunk) = self.pending.last_mut() else {
+            return Err(io::Error::other("no pending chunk after push"));
+        };
+        let before = chunk.bytes.len();
+        encode_record(zxid, payload, &mut chunk.bytes)?;
+        self.tail_len += (chunk.bytes.len() - before) as u64;
+        self.appended_zxid = zxid;
+        Ok(())
+    }
+
+    /// Writes every buffered record and fsyncs once (plus once per segment rolled and once for
+    /// the directory when a segment was created); returns the last durable zxid.
+    ///
+    /// After an error the log is unusable: reopen it to recover what reached the disk.
+    pub fn sync(&mut self) -> io::Result<u64> {
+        self.check_usable()?;
+        if self.pending.is_empty() {
+            return Ok(self.durable_zxid);
+        }
+        if let Err(e) = self.write_pending() {
+            self.failed = true;
+            return Err(e);
+        }
+        self.durable_zxid = self.appended_zxid;
+        Ok(self.durable_zxid)
+    }
+
+    /// Deletes segments holding only zxids ≤ `keep_after_zxid`; see [`purge_log`].
+    pub fn purge(&self, keep_after_zxid: u64) -> io::Result<usize> {
+        purge_log(&self.dir, keep_after_zxid)
+    }
+
+    fn check_usable(&self) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "txn log unusable after a failed write or fsync; reopen it",
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        let mut dirty = false;
+        let mut created = false;
+        for chunk in std::mem::take(&mut self.pending) {
+            if let Some(first_zxid) = chunk.new_segment {
+                // The old segment's records must be durable before its successor exists:
+                // recovery treats only the last segment's tail as possibly torn.
+                if dirty {
+                    if let Some(seg) = &self.current {
+                        seg.file.sync_data()?;
+                        self.fsyncs += 1;
+                    }
+                }
+                self.current = Some(create_segment(&self.dir, first_zxid)?);
+                created = true;
+            }
+            let Some(seg) = self.current.as_mut() else {
+                return Err(io::Error::other("records pending without a segment"));
+            };
+            seg.file.write_all(&chunk.bytes)?;
+            dirty = true;
+        }
+        if dirty {
+            if let Some(seg) = &self.current {
+                seg.file.sync_data()?;
+                self.fsyncs += 1;
+            }
+        }
+        if created {
+            fsync_dir(&self.dir)?;
+            self.fsyncs += 1;
+        }
+        Ok(())
+    }
+}
+
+fn create_segment(dir: &Path, first_zxid: u64) -> io::Result<Segment> {
+    let path = dir.join(numbered_name(LOG_PREFIX, first_zxid));
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(&path)?;
+    file.write_all(&log_header())?;
+    Ok(Segment { file })
+}
+
+/// Deletes the segments of `dir` that hold only zxids ≤ `keep_after_zxid`, keeping the one
+/// that contains it; returns how many were deleted.
+///
+/// Safe while a [`LogWriter`](super::LogWriter) appends: a segment is deleted only when its
+/// successor's name, which bounds all its zxids, is ≤ `keep_after_zxid`. Pass the zxid of the
+/// oldest snapshot kept, so every kept snapshot can still be brought up to date.
+pub fn purge_log(dir: &Path, keep_after_zxid: u64) -> io::Result<usize> {
+    let segments = list_numbered(dir, LOG_PREFIX)?;
+    let mut removed = 0;
+    for pair in segments.windows(2) {
+        let [(_, path), (next_name, _)] = pair else {
+            break;
+        };
+        if *next_name > keep_after_zxid {
+            break;
+        }
+        fs::remove_file(path)?;
+        removed += 1;
+    }
+    if removed > 0 {
+        fsync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
+/// Calls `f(zxid, payload)` for every record with zxid > `after_zxid`, in zxid order.
+///
+/// Call it after [`TxnLog::open`] (which repairs a torn tail) and before appending: any
+/// invalid record here is an `InvalidData` error. Segments wholly ≤ `after_zxid` are skipped
+/// unread. An error from `f` stops the replay and is returned.
+pub fn replay<E, F>(dir: &Path, after_zxid: u64, mut f: F) -> Result<ReplaySummary, E>
+where
+    E: From<io::Error>,
+    F: FnMut(u64, &[u8]) -> Result<(), E>,
+{
+    let segments = list_numbered(dir, LOG_PREFIX)?;
+    let mut summary = ReplaySummary::default();
+    let mut last_zxid = 0u64;
+    let mut buf = Vec::new();
+    for (i, (name, path)) in segments.iter().enumerate() {
+        // Every zxid in segment i is below the next segment's name.
+        if let Some((next_name, _)) = segments.get(i + 1) {
+            if next_name.saturating_sub(1) <= after_zxid {
+                continue;
+            }
+        }
+        let mut r = open_checked(path)?;
+        let mut off = LOG_HEADER_BYTES as u64;
+        let mut first = true;
+        loop {
+            let header = match read_record(&mut r, &mut buf)? {
+                RecordRead::End => break,
+                RecordRead::Bad(reason) => return Err(corrupt(path, off, reason).into()),
+                RecordRead::Record(h) => h,
+            };
+            check_order(path, off, *name, first, last_zxid, header.zxid)?;
+            first = false;
+            last_zxid = header.zxid;
+            off += header.frame_bytes();
+            if header.zxid > after_zxid {
+                f(header.zxid, &buf)?;
+                if summary.records == 0 {
+                    summary.first_zxid = header.zxid;
+                }
+                summary.records += 1;
+                summary.last_zxid = header.zxid;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// Opens a segment for reading and checks its header strictly.
+fn open_checked(path: &Path) -> io::Result<BufReader<File>> {
+    let mut r = BufReader::with_capacity(READ_BUFFER_BYTES, File::open(path)?);
+    let mut head = [0u8; LOG_HEADER_BYTES];
+    let got = read_full(&mut r, &mut head)?;
+    if got != LOG_HEADER_BYTES || head != log_header() {
+        return Err(bad_header(path));
+    }
+    Ok(r)
+}
+
+fn bad_header(path: &Path) -> io::Error {
+    invalid_data(format!(
+        "{}: bad segment header (want magic HERDLOG1, version {FORMAT_VERSION})",
+        path.display()
+    ))
+}
+
+fn corrupt(path: &Path, off: u64, reason: impl std::fmt::Display) -> io::Error {
+    invalid_data(format!(
+        "{}: corrupt record at offset {off}: {reason}",
+        path.display()
+    ))
+}
+
+/// The first record must carry the segment's name, and zxids must increase strictly.
+fn check_order(
+    path: &Path,
+    off: u64,
+    name: u64,
+    first: bool,
+    last: u64,
+    zxid: u64,
+) -> io::Result<()> {
+    if first && zxid != name {
+        return Err(invalid_data(format!(
+            "{}: first record at offset {off} has zxid {zxid:#x}, but the segment is named {name:#x}",
+            path.display()
+        )));
+    }
+    if zxid <= last {
+        return Err(invalid_data(format!(
+            "{}: record at offset {off} has zxid {zxid:#x}, not above the previous zxid {last:#x}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// How a scanned segment ends.
+enum SegmentEnd {
+    /// After the last valid record, at `len`.
+    Clean { len: u64 },
+    /// A torn record at `valid_len`; the file is `file_len` bytes.
+    Torn {
+        valid_len: u64,
+        file_len: u64,
+        reason: BadRecord,
+    },
+    /// The header itself is torn (a prefix of it, then zeros or nothing).
+    TornHeader { file_len: u64 },
+}
+
+struct SegmentScan {
+    records: u64,
+    first_zxid: u64,
+    last_zxid: u64,
+    end: SegmentEnd,
+}
+
+/// Reads a whole segment, checking every record; only the last segment may end torn.
+fn scan_segment(path: &Path, name: u64, after_zxid: u64, is_last: bool) -> io::Result<SegmentScan> {
+    let file = File::open(path)?;
+    let file_len = file.metadata()?.len();
+    let mut r = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    let mut head = [0u8; LOG_HEADER_BYTES];
+    let got = read_full(&mut r, &mut head)?;
+    let expected = log_header();
+    if got != LOG_HEADER_BYTES || head != expected {
+        let present = head.get(..got).unwrap_or_default();
+        if is_last && is_torn_prefix(present, &expected) && rest_is_zero(&mut r)? {
+            return Ok(SegmentScan {
+                records: 0,
+                first_zxid: 0,
+                last_zxid: after_zxid,
+                end: SegmentEnd::TornHeader { file_len },
+            });
+        }
+        return Err(bad_header(path));
+    }
+
+    let mut scan = SegmentScan {
+        records: 0,
+        first_zxid: 0,
+        last_zxid: after_zxid,
+        end: SegmentEnd::Clean { len: 0 },
+    };
+    let mut off = LOG_HEADER_BYTES as u64;
+    let mut buf = Vec::new();
+    loop {
+        match read_record(&mut r, &mut buf)? {
+            RecordRead::End => {
+                scan.end = SegmentEnd::Clean { len: off };
+                return Ok(scan);
+            }
+            RecordRead::Record(h) => {
+                check_order(path, off, name, scan.records == 0, scan.last_zxid, h.zxid)?;
+                if scan.records == 0 {
+                    scan.first_zxid = h.zxid;
+                }
+                scan.records += 1;
+                scan.last_zxid = h.zxid;
+                off += h.frame_bytes();
+            }
+            RecordRead::Bad(reason) => {
+                // A torn append leaves a prefix of what was written, or zeros; an impossible
+                // length or damage before the last segment's end is corruption.
+                if !is_last || matches!(reason, BadRecord::TooLong { .. }) {
+                    return Err(corrupt(path, off, reason));
+                }
+                drop(r);
+                scan.end = classify_tail(path, off, file_len, scan.last_zxid, reason)?;
+                return Ok(scan);
+            }
+        }
+    }
+}
+
+/// Decides whether the bad record at `off` (in the last segment) is a torn tail: it must
+/// reach the end of the file or be followed only by zeros, and no valid record may start
+/// anywhere inside it (a length field corrupted upwards would otherwise swallow records that
+/// were acknowledged as durable).
+fn classify_tail(
+    path: &Path,
+    off: u64,
+    file_len: u64,
+    last_zxid: u64,
+    reason: BadRecord,
+) -> io::Result<SegmentEnd> {
+    let record_end = match reason {
+        BadRecord::ShortHeader { .. } | BadRecord::ShortPayload { .. } => file_len,
+        BadRecord::BadCrc { len } => off + FRAME_HEADER_BYTES as u64 + u64::from(len),
+        BadRecord::TooLong { .. } => return Err(corrupt(path, off, reason)),
+    };
+    let mut file = File::open(path)?;
+    if record_end < file_len {
+        file.seek(SeekFrom::Start(record_end))?;
+        if !rest_is_zero(&mut file)? {
+            return Err(corrupt(
+                path,
+                off,
+                format_args!("{reason}, followed by non-zero bytes"),
+            ));
+        }
+    }
+    // Any valid record starting inside the bad one ends within a maximal frame after it.
+    let window_end =
+        file_len.min(record_end.saturating_add((FRAME_HEADER_BYTES + MAX_RECORD_BYTES) as u64));
+    let mut window = Vec::new();
+    file.seek(SeekFrom::Start(off))?;
+    file.take(window_end.saturating_sub(off))
+        .read_to_end(&mut window)?;
+    let starts = usize::try_from(record_end.min(file_len) - off).unwrap_or(usize::MAX);
+    for p in 1..starts.min(window.len()) {
+        if window
+            .get(p..)
+            .is_some_and(|rest| valid_record_at(rest, last_zxid))
+        {
+            return Err(corrupt(
+                path,
+                off,
+                format_args!(
+                    "{reason}, but a valid record follows at offset {}",
+                    off + p as u64
+                ),
+            ));
+        }
+    }
+    Ok(SegmentEnd::Torn {
+        valid_len: off,
+        file_len,
+        reason,
+    })
+}
+
+/// True if `present` is a prefix of `expected` followed only by zeros.
+fn is_torn_prefix(present: &[u8], expected: &[u8]) -> bool {
+    let common = present
+        .iter()
+        .zip(expected)
+        .take_while(|(a, b)| a == b)
+        .count();
+    present
+        .get(common..)
+        .is_some_and(|rest| rest.iter().all(|b| *b == 0))
+}
+
+/// Reads `r` to its end; true if every byte is zero.
+fn rest_is_zero<R: Read>(r: &mut R) -> io::Result<bool> {
+    let mut chunk = vec![0u8; ZERO_CHECK_CHUNK_BYTES];
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.get(..n).is_some_and(|c| c.iter().any(|b| *b != 0)) {
+            return Ok(false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::encode_record;
+    use super::super::test_dir::TestDir;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn payload(zxid: u64) -> Vec<u8> {
+        format!("txn-{zxid}-{}", "x".repeat((zxid % 13) as usize)).into_bytes()
+    }
+
+    /// Appends `zxids` and syncs once.
+    fn write_log(dir: &Path, zxids: impl IntoIterator<Item = u64>) -> TxnLog {
+        let (mut log, _) = TxnLog::open(dir).unwrap();
+        for z in zxids {
+            log.append(z, &payload(z)).unwrap();
+        }
+        log.sync().unwrap();
+        log
+    }
+
+    fn replay_all(dir: &Path, after: u64) -> io::Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        replay::<io::Error, _>(dir, after, |z, p| {
+            out.push((z, p.to_vec()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn segment_files(dir: &Path) -> Vec<(u64, PathBuf)> {
+        list_numbered(dir, LOG_PREFIX).unwrap()
+    }
+
+    /// A segment file written by hand, for layouts `TxnLog` refuses to produce.
+    fn raw_segment(dir: &Path, name: u64, zxids: &[u64]) -> PathBuf {
+        let mut bytes = log_header().to_vec();
+        for z in zxids {
+            encode_record(*z, &payload(*z), &mut bytes).unwrap();
+        }
+        let path = dir.join(numbered_name(LOG_PREFIX, name));
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn record_len(zxid: u64) -> u64 {
+        (FRAME_HEADER_BYTES + payload(zxid).len()) as u64
+    }
+
+    #[test]
+    fn round_trip() {
+        let dir = TestDir::new("log-rt");
+        let (log, rec) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!(rec, LogRecovery::default());
+        assert_eq!((log.last_zxid(), log.durable_zxid()), (0, 0));
+        drop(log);
+
+        let zxids = [1, 2, 0x1_0000_0001];
+        let log = write_log(dir.path(), zxids);
+        assert_eq!(log.durable_zxid(), 0x1_0000_0001);
+        drop(log);
+
+        let (log, rec) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!(
+            rec,
+            LogRecovery {
+                first_zxid: 1,
+                last_zxid: 0x1_0000_0001,
+                records: 3,
+                segments: 1,
+                truncated_bytes: 0
+            }
+        );
+        assert_eq!(log.last_zxid(), 0x1_0000_0001);
+        let all = replay_all(dir.path(), 0).unwrap();
+        assert_eq!(
+            all,
+            zxids.iter().map(|z| (*z, payload(*z))).collect::<Vec<_>>()
+        );
+        let after = replay_all(dir.path(), 1).unwrap();
+        assert_eq!(
+            after.iter().map(|(z, _)| *z).collect::<Vec<_>>(),
+            vec![2, 0x1_0000_0001]
+        );
+        let summary = replay::<io::Error, _>(dir.path(), 1, |_, _| Ok(())).unwrap();
+        assert_eq!(
+            summary,
+            ReplaySummary {
+                records: 2,
+                first_zxid: 2,
+                last_zxid: 0x1_0000_0001
+            }
+        );
+
+        // The segment is named after its first zxid and starts with the header.
+        let files = segment_files(dir.path());
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].1.file_name().unwrap(), "log.0000000000000001");
+        assert_eq!(
+            &fs::read(&files[0].1).unwrap()[..12],
+            b"HERDLOG1\x01\x00\x00\x00"
+        );
+    }
+
+    #[test]
+    fn group_commit_uses_one_fsync_per_batch() {
+        let dir = TestDir::new("log-group");
+        // An existing segment, so the batch needs no directory fsync.
+        drop(write_log(dir.path(), [1]));
+        let (mut log, _) = TxnLog::open(dir.path()).unwrap();
+        for z in 2..=101 {
+            log.append(z, &payload(z)).unwrap();
+        }
+        assert_eq!(log.fsync_count(), 0, "append must not touch the disk");
+        assert_eq!(log.durable_zxid(), 1);
+        assert_eq!(log.sync().unwrap(), 101);
+        assert_eq!(log.fsync_count(), 1);
+        assert_eq!(
+            log.sync().unwrap(),
+            101,
+            "an empty sync reports the same point"
+        );
+        assert_eq!(log.fsync_count(), 1);
+        drop(log);
+        assert_eq!(TxnLog::open(dir.path()).unwrap().1.records, 101);
+    }
+
+    #[test]
+    fn append_refuses_bad_records_without_side_effects() {
+        let dir = TestDir::new("log-refuse");
+        let (mut log, _) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!(
+            log.append(0, b"a").unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        log.append(5, b"a").unwrap();
+        assert_eq!(
+            log.append(5, b"b").unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            log.append(4, b"b").unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        let big = vec![0u8; MAX_RECORD_BYTES + 1];
+        assert_eq!(
+            log.append(6, &big).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(log.sync().unwrap(), 5);
+        drop(log);
+        assert_eq!(replay_all(dir.path(), 0).unwrap(), vec![(5, b"a".to_vec())]);
+    }
+
+    #[test]
+    fn torn_tail_at_every_cut_is_truncated_and_appending_continues() {
+        let full = TestDir::new("log-torn-src");
+        drop(write_log(full.path(), [1, 2, 3]));
+        let path = &segment_files(full.path())[0].1;
+        let bytes = fs::read(path).unwrap();
+        let last_start = bytes.len() as u64 - record_len(3);
+
+        for cut in last_start..bytes.len() as u64 {
+            let dir = TestDir::new("log-torn");
+            let seg = dir.path().join("log.0000000000000001");
+            fs::write(&seg, &bytes[..cut as usize]).unwrap();
+            let (mut log, rec) = TxnLog::open(dir.path()).unwrap();
+            assert_eq!((rec.records, rec.last_zxid), (2, 2), "cut at {cut}");
+            assert_eq!(rec.truncated_bytes, cut - last_start, "cut at {cut}");
+            assert_eq!(fs::metadata(&seg).unwrap().len(), last_start);
+
+            log.append(7, b"after").unwrap();
+            assert_eq!(log.sync().unwrap(), 7);
+            drop(log);
+            let got: Vec<u64> = replay_all(dir.path(), 0)
+                .unwrap()
+                .iter()
+                .map(|(z, _)| *z)
+                .collect();
+            assert_eq!(got, vec![1, 2, 7], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn zero_filled_tail_is_truncated() {
+        let dir = TestDir::new("log-zeros");
+        drop(write_log(dir.path(), [1, 2]));
+        let path = segment_files(dir.path())[0].1.clone();
+        let len = fs::metadata(&path).unwrap().len();
+        // As after a crash where the size reached the disk but the data did not.
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len + 4096)
+            .unwrap();
+        let (_, rec) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!((rec.records, rec.truncated_bytes), (2, 4096));
+        assert_eq!(fs::metadata(&path).unwrap().len(), len);
+    }
+
+    #[test]
+    fn torn_only_record_removes_the_segment() {
+        let dir = TestDir::new("log-torn-only");
+        drop(write_log(dir.path(), [1]));
+        drop(write_log(dir.path(), [0x10]));
+        // Force a second segment by hand: the torn one holds only zxid 0x20.
+        let path = raw_segment(dir.path(), 0x20, &[0x20]);
+        let len = fs::metadata(&path).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 1)
+            .unwrap();
+        let (mut log, rec) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!((rec.records, rec.last_zxid, rec.segments), (2, 0x10, 1));
+        assert!(!path.exists());
+        log.append(0x20, b"again").unwrap();
+        log.sync().unwrap();
+        drop(log);
+        assert_eq!(
+            replay_all(dir.path(), 0x10).unwrap(),
+            vec![(0x20, b"again".to_vec())]
+        );
+    }
+
+    #[test]
+    fn torn_or_empty_last_segment_header_is_removed() {
+        for content in [
+            &b""[..],
+            b"HERD",
+            b"HERDLOG1\x01\x00\x00\x00",
+            b"HERDLO\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+        ] {
+            let dir = TestDir::new("log-torn-header");
+            drop(write_log(dir.path(), [1]));
+            let path = dir.path().join("log.0000000000000002");
+            fs::write(&path, content).unwrap();
+            let (_, rec) = TxnLog::open(dir.path()).unwrap();
+            assert_eq!((rec.records, rec.segments), (1, 1), "{content:?}");
+            assert!(!path.exists(), "{content:?}");
+        }
+    }
+
+    #[test]
+    fn bad_header_is_an_error() {
+        for content in [
+            &b"HERDLOG2\x01\x00\x00\x00"[..],
+            b"HERDLOG1\x02\x00\x00\x00",
+            b"HERDLOX\0\0\0\0\0\0\0\0\0\x01",
+        ] {
+            let dir = TestDir::new("log-bad-header");
+            fs::write(dir.path().join("log.0000000000000002"), content).unwrap();
+            let err = TxnLog::open(dir.path()).err().unwrap();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            assert!(err.to_string().contains("bad segment header"), "{err}");
+        }
+    }
+
+    #[test]
+    fn corrupt_byte_in_the_middle_is_an_error_naming_the_offset() {
+        let dir = TestDir::new("log-corrupt");
+        drop(write_log(dir.path(), [1, 2, 3]));
+        let path = segment_files(dir.path())[0].1.clone();
+        let mut bytes = fs::read(&path).unwrap();
+        let second = LOG_HEADER_BYTES as u64 + record_len(1);
+        bytes[second as usize + FRAME_HEADER_BYTES + 1] ^= 0x40;
+        fs::write(&path, &bytes).unwrap();
+        let err = TxnLog::open(dir.path()).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("offset {second}")) && msg.contains("log.0000000000000001"),
+            "{msg}"
+        );
+        assert!(replay_all(dir.path(), 0).is_err());
+        // Nothing was truncated.
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn crc_mismatch_followed_by_garbage_is_an_error() {
+        let dir = TestDir::new("log-garbage");
+        drop(write_log(dir.path(), [1, 2]));
+        let path = segment_files(dir.path())[0].1.clone();
+        let mut bytes = fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n - 1] ^= 1;
+        bytes.extend_from_slice(b"\x01garbage");
+        fs::write(&path, &bytes).unwrap();
+        let err = TxnLog::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("non-zero"), "{err}");
+    }
+
+    #[test]
+    fn corrupted_length_cannot_swallow_valid_records() {
+        let dir = TestDir::new("log-len");
+        drop(write_log(dir.path(), [1, 2, 3]));
+        let path = segment_files(dir.path())[0].1.clone();
+        let mut bytes = fs::read(&path).unwrap();
+        // Record 1's length now runs past the end of the file, like a torn write would.
+        let at = LOG_HEADER_BYTES;
+        bytes[at..at + 4].copy_from_slice(&1000u32.to_le_bytes());
+        fs::write(&path, &bytes).unwrap();
+        let err = TxnLog::open(dir.path()).err().unwrap();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("offset {at}")) && msg.contains("valid record follows"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn torn_record_in_a_non_last_segment_is_an_error() {
+        let dir = TestDir::new("log-torn-middle");
+        let first = raw_segment(dir.path(), 1, &[1, 2]);
+        raw_segment(dir.path(), 3, &[3]);
+        let len = fs::metadata(&first).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&first)
+            .unwrap()
+            .set_len(len - 2)
+            .unwrap();
+        let err = TxnLog::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("log.0000000000000001"), "{err}");
+    }
+
+    #[test]
+    fn non_monotonic_zxids_on_disk_are_errors() {
+        let cases: [&[(u64, &[u64])]; 4] = [
+            &[(5, &[5, 3])],            // decreasing within a segment
+            &[(5, &[5, 5])],            // repeated
+            &[(1, &[1, 9]), (8, &[8])], // next segment starts below the previous end
+            &[(4, &[5])],               // first record does not match the name
+        ];
+        for layout in cases {
+            let dir = TestDir::new("log-order");
+            for (name, zxids) in layout {
+                raw_segment(dir.path(), *name, zxids);
+            }
+            let err = TxnLog::open(dir.path()).err().unwrap();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{layout:?}");
+            assert!(err.to_string().contains("zxid"), "{err}");
+            assert!(replay_all(dir.path(), 0).is_err(), "{layout:?}");
+        }
+        let dir = TestDir::new("log-zero-name");
+        raw_segment(dir.path(), 0, &[]);
+        assert!(TxnLog::open(dir.path()).is_err());
+    }
+
+    #[test]
+    fn segments_roll_and_replay_and_purge_across_them() {
+        let dir = TestDir::new("log-roll");
+        let (mut log, _) = TxnLog::open_with_segment_bytes(dir.path(), 200).unwrap();
+        for z in 1..=40u64 {
+            log.append(z, &payload(z)).unwrap();
+            if z % 3 == 0 {
+                log.sync().unwrap();
+            }
+        }
+        assert_eq!(log.sync().unwrap(), 40);
+        drop(log);
+
+        let files = segment_files(dir.path());
+        assert!(
+            files.len() > 3,
+            "expected several segments, got {}",
+            files.len()
+        );
+        for (name, path) in &files {
+            assert!(
+                fs::metadata(path).unwrap().len() < 200 + 64,
+                "segment {name:#x} too large"
+            );
+        }
+        let (mut log, rec) = TxnLog::open_with_segment_bytes(dir.path(), 200).unwrap();
+        assert_eq!(
+            (rec.records, rec.last_zxid, rec.segments),
+            (40, 40, files.len())
+        );
+        let after: Vec<u64> = replay_all(dir.path(), 7)
+            .unwrap()
+            .iter()
+            .map(|(z, _)| *z)
+            .collect();
+        assert_eq!(after, (8..=40).collect::<Vec<_>>());
+        // Each segment's first record is its name, so names are exactly the roll points.
+        for (name, path) in &files {
+            let mut r = open_checked(path).unwrap();
+            let mut buf = Vec::new();
+            let RecordRead::Record(h) = read_record(&mut r, &mut buf).unwrap() else {
+                panic!()
+            };
+            assert_eq!(h.zxid, *name);
+        }
+
+        let keep_after = 25;
+        let containing = files
+            .iter()
+            .rev()
+            .find(|(n, _)| *n <= keep_after)
+            .unwrap()
+            .0;
+        let removed = log.purge(keep_after).unwrap();
+        let left = segment_files(dir.path());
+        assert_eq!(removed, files.len() - left.len());
+        assert!(removed > 0);
+        assert_eq!(
+            left[0].0, containing,
+            "the segment holding the snapshot zxid is kept"
+        );
+        let after: Vec<u64> = replay_all(dir.path(), keep_after)
+            .unwrap()
+            .iter()
+            .map(|(z, _)| *z)
+            .collect();
+        assert_eq!(after, (26..=40).collect::<Vec<_>>());
+
+        // Appending after a purge continues, and the log reopens.
+        log.append(41, b"x").unwrap();
+        log.sync().unwrap();
+        drop(log);
+        let (_, rec) = TxnLog::open_with_segment_bytes(dir.path(), 200).unwrap();
+        assert_eq!((rec.first_zxid, rec.last_zxid), (containing, 41));
+        assert_eq!(purge_log(dir.path(), 0).unwrap(), 0);
+    }
+
+    #[test]
+    fn replay_stops_on_callback_error() {
+        let dir = TestDir::new("log-replay-err");
+        drop(write_log(dir.path(), [1, 2, 3]));
+        let mut seen = 0;
+        let err = replay::<io::Error, _>(dir.path(), 0, |z, _| {
+            seen += 1;
+            if z == 2 {
+                Err(io::Error::other("stop"))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+        assert_eq!((seen, err.to_string().as_str()), (2, "stop"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300), with_header in any::<bool>()) {
+            let dir = TestDir::new("log-prop");
+            let mut bytes = if with_header { log_header().to_vec() } else { Vec::new() };
+            bytes.extend_from_slice(&body);
+            fs::write(dir.path().join("log.0000000000000001"), &bytes).unwrap();
+            if let Ok((_, rec)) = TxnLog::open(dir.path()) {
+                let replayed = replay_all(dir.path(), 0).unwrap();
+                prop_assert_eq!(replayed.len() as u64, rec.records);
+            }
+        }
+
+        /// One flipped byte anywhere is either reported, or was in the last record and only
+        /// that record is dropped: never a silent loss of an earlier record.
+        #[test]
+        fn a_flipped_byte_never_loses_earlier_records(n in 1u64..6, pos in any::<prop::sample::Index>(), flip in 1u8..) {
+            let dir = TestDir::new("log-flip");
+            drop(write_log(dir.path(), 1..=n));
+            let path = dir.path().join("log.0000000000000001");
+            let mut bytes = fs::read(&path).unwrap();
+            let i = pos.index(bytes.len());
+            bytes[i] ^= flip;
+            fs::write(&path, &bytes).unwrap();
+            let last_start = bytes.len() as u64 - record_len(n);
+            match TxnLog::open(dir.path()) {
+                Ok((_, rec)) => {
+                    prop_assert!(i as u64 >= last_start, "flip at {} went unnoticed", i);
+                    prop_assert_eq!(rec.records, n - 1);
+                }
+                Err(e) => prop_assert_eq!(e.kind(), io::ErrorKind::InvalidData),
+            }
+        }
+    }
+}
