@@ -123,7 +123,7 @@ impl Server<'_> {
 
     /// Restores one snapshot record at start-up, in the order [`Server::write_snapshot`]
     /// wrote them.
-    pub fn restore_snapshot_record(&mut self, now: Now, record: &[u8]) -> Result<(), SnapshotError<()>> {
+    pub fn restore_snapshot_record(&mut self, now: Now, record: &[u8]) -> Result<(), SnapshotError<core::convert::Infallible>> {
         let rec: SnapshotRecord<'_> = postcard::from_bytes(record).map_err(|_| SnapshotError::BadRecord)?;
         match rec {
             SnapshotRecord::Header { format, zxid, .. } => {

@@ -1,0 +1,147 @@
+//! Four-letter words: a [`ServerReport`] snapshot of the core and the shell, formatted by
+//! [`crate::fourlw`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use proto_core::jute::FourLetterWord as CoreWord;
+use proto_core::server::{ConnState, Server};
+
+use crate::config::{ConfFacts, Config};
+use crate::fourlw::{self, ConnReport, EnvReport, ExpiryDump, ExpirySet, FourLetterWord, ServerReport, SessionDump, WatchSummary};
+use crate::serve::{Clock, Outputs};
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+fn path_string(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Builds the report the words need and answers `word`.
+pub fn four_letter(
+    server: &Server<'static>,
+    out: &Outputs,
+    config: &Config,
+    whitelist: &[String],
+    word: CoreWord,
+    _peer: SocketAddr,
+    clock: &Clock,
+) -> String {
+    let Some(word) = FourLetterWord::from_prefix(word.as_str().as_bytes().try_into().unwrap_or([0; 4])) else {
+        return String::new();
+    };
+    if !fourlw::whitelisted(word.as_str(), whitelist) {
+        return fourlw::not_whitelisted(word.as_str());
+    }
+    let now = clock.now();
+    let tree = server.tree();
+    let tstats = tree.stats();
+    let sessions = server.sessions();
+    let session_of = |conn| server.session_of(conn).map_or(0, |s| s.0 as u64);
+    let mut connections = Vec::new();
+    for (conn, state, _ip, stats) in server.connections().iter() {
+        let Some(c) = out.conns.get(&conn) else { continue };
+        let mut r = ConnReport::new(c.addr);
+        r.recved = c.received;
+        r.sent = c.sent;
+        r.session_id = session_of(conn);
+        r.last_op = stats.last_op.to_string();
+        r.established_ms = now.wall_ms.saturating_sub(now.instant.since(stats.established_at) as i64) as u64;
+        r.timeout_ms = match state {
+            ConnState::Established(s) => sessions.timeout_ms(s),
+            _ => 0,
+        };
+        r.last_cxid = i64::from(stats.last_cxid);
+        r.last_zxid = stats.last_zxid;
+        r.last_response_ms = now.wall_ms.saturating_sub(now.instant.since(stats.last_response) as i64) as u64;
+        connections.push(r);
+    }
+    let watches = server.watches();
+    let summary = watches.data_watch_stats();
+    let watches_by_session: Vec<(u64, Vec<String>)> = watches
+        .data_connections()
+        .map(|conn| (session_of(conn), watches.data_paths_of(conn).map(path_string).collect()))
+        .collect();
+    let watches_by_path: Vec<(String, Vec<u64>)> = watches
+        .data_paths()
+        .map(|p| (path_string(p), watches.data_watchers_of(p).map(session_of).collect()))
+        .collect();
+    let mut ephemerals = Vec::new();
+    let mut expiry: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut path_buf = vec![0u8; server.limits().packet_bytes_max as usize];
+    for (_, id, timeout) in sessions.iter() {
+        let paths: Vec<String> =
+            tree.ephemerals(id).filter_map(|n| tree.write_path(n, &mut path_buf).map(path_string)).collect();
+        if !paths.is_empty() {
+            ephemerals.push((id.0 as u64, paths));
+        }
+        expiry.entry(u64::from(timeout)).or_default().push(id.0 as u64);
+    }
+    let total_sessions = sessions.len() as u64;
+    let sets = expiry.into_iter().map(|(expire_at_ms, members)| ExpirySet { expire_at_ms, members }).collect();
+    let mut report = ServerReport {
+        version: fourlw::full_version(),
+        serving: true,
+        packets_received: out.conns.values().map(|c| c.received).sum::<u64>() + server.stats().packets_received,
+        packets_sent: server.stats().packets_sent + out.conns.values().map(|c| c.sent).sum::<u64>(),
+        alive_connections: u64::from(server.connections().open_count()),
+        last_zxid: server.last_zxid().0,
+        node_count: u64::from(tree.znode_count()),
+        connections,
+        watch_summary: WatchSummary {
+            connections: u64::from(summary.connections),
+            paths: u64::from(summary.paths),
+            total: u64::from(summary.total),
+        },
+        watches_by_session,
+        watches_by_path,
+        sessions: SessionDump::Expiry(ExpiryDump { sets, total: total_sessions }),
+        ephemerals,
+        data_dir_size: dir_size(&config.data_dir),
+        log_dir_size: dir_size(&config.data_log_dir),
+        environment: EnvReport::gather(),
+        ..ServerReport::default()
+    };
+    report.conf = config.to_conf_lines(&ConfFacts {
+        data_dir_size: report.data_dir_size,
+        data_log_size: report.log_dir_size,
+        server_id: 0,
+        quorum: None,
+    });
+    let g = &mut report.gauges;
+    g.uptime_ms = now.instant.since(server.stats().started_at);
+    g.watch_count = u64::from(watches.total_count());
+    g.ephemerals_count = u64::from(tstats.ephemerals);
+    g.approximate_data_size = tstats.approximate_data_size;
+    g.global_sessions = total_sessions;
+    if let Some((open, max)) = fourlw::file_descriptor_counts() {
+        g.open_fds = Some(open);
+        g.max_fds = Some(max);
+    }
+    (g.last_client_response_size, g.min_client_response_size, g.max_client_response_size) = out.reply_sizes;
+    g.auth_failed_count = server.stats().auth_failed;
+    report.mntr_extras = herd_metrics(server);
+    fourlw::respond(word, &report, whitelist)
+}
+
+/// herd's own gauges after ZooKeeper's in `mntr`: how full each bounded table is.
+fn herd_metrics(server: &Server<'static>) -> Vec<(String, fourlw::MetricValue)> {
+    use fourlw::MetricValue::Int;
+    let t = server.tree().stats();
+    let l = server.limits();
+    vec![
+        ("herd_znodes_max".into(), Int(i64::from(l.znodes_max))),
+        ("herd_data_bytes_max".into(), Int(l.data_bytes_max as i64)),
+        ("herd_arena_bytes_requested".into(), Int(t.arena.bytes_requested as i64)),
+        ("herd_arena_bytes_allocated".into(), Int(t.arena.bytes_allocated as i64)),
+        ("herd_arena_bytes_free_listed".into(), Int(t.arena.bytes_free_listed as i64)),
+        ("herd_acl_lists".into(), Int(i64::from(t.acl_lists))),
+        ("herd_sessions_max".into(), Int(i64::from(l.sessions_max))),
+        ("herd_watches_max".into(), Int(i64::from(l.watches_max))),
+        ("herd_connections_max".into(), Int(i64::from(l.connections_max))),
+    ]
+}
