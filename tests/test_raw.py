@@ -243,19 +243,32 @@ def test_set_watches2_after_reconnect(server, wire, zk, root):
     ])
 
 
-def test_set_watches_v1(wire, zk, root):
-    p = f"{root}/v1"
-    zk.create(p, b"0")
+def test_set_watches_v1_after_reconnect(wire, zk, root):
+    """The older setWatches (101): data/exist/child lists only."""
+    changed, same, child = f"{root}/v1c", f"{root}/v1s", f"{root}/v1k"
+    for p in (changed, same, child):
+        zk.create(p, b"0")
     a = wire()
-    assert a.get_data(p, watch=True)[0].err == 0
-    rel = a.last_zxid
-    body = Enc().long(rel).strings([p]).strings([]).strings([]).bytes()
-    zk.set(p, b"1")
-    rep = a.call(zkwire.SET_WATCHES, body, xid=zkwire.XID_SET_WATCHES)
+    a.get_data(changed, watch=True)
+    a.get_data(same, watch=True)
+    a.get_children(child, watch=True)
+    rel, sid, pw = a.last_zxid, a.session.session_id, a.session.passwd
+    a.close()
+    zk.set(changed, b"1")
+
+    b = wire(handshake=False)
+    body = Enc().long(rel).strings([changed, same]).strings([]).strings([child]).bytes()
+    b.handshake(session_id=sid, passwd=pw, last_zxid=rel,
+                pipelined=[request_header(zkwire.XID_SET_WATCHES, zkwire.SET_WATCHES) + body])
+    rep = b.read_reply()
     assert (rep.xid, rep.err) == (zkwire.XID_SET_WATCHES, 0)
-    # the live watch fired on the set; the catch-up may add one more NodeDataChanged
-    evs = a.drain_events()
-    assert evs and all((e.type, e.path) == (EV_DATA_CHANGED, p) for e in evs)
+    assert [k for k, _ in b.log] == ["event", "reply"], b.log
+    assert evset(b.events) == [(EV_DATA_CHANGED, changed)]
+    b.events.clear()
+    zk.set(same, b"1")
+    zk.create(f"{child}/x")
+    assert evset(b.drain_events()) == sorted([(EV_DATA_CHANGED, same),
+                                              (EV_CHILDREN_CHANGED, child)])
 
 
 # -- opcodes kazoo lacks -----------------------------------------------------------------------

@@ -351,10 +351,8 @@ class Conn:
             except Closed:
                 return frames
             except TimeoutError:
-                if self.buf:
-                    # A partial frame then EOF also counts as closed; keep waiting for EOF.
-                    pass
-                raise TimeoutError(f"connection still open after {timeout}s; got {len(frames)} frames")
+                raise TimeoutError(f"connection still open after {timeout}s; "
+                                   f"got {len(frames)} frames") from None
 
     def close(self):
         try:
@@ -442,11 +440,12 @@ class Conn:
             if rep is not None and rep.xid != XID_PING:
                 raise AssertionError(f"unexpected reply while waiting for event: {rep}")
 
-    def drain_events(self, quiet=0.5):
-        """Reads for `quiet` seconds; returns and clears all events seen."""
-        deadline = time.monotonic() + quiet
+    def drain_events(self, quiet=0.5, limit=10.0):
+        """Reads until no frame has arrived for `quiet` seconds (at most `limit` seconds in
+        all); returns and clears all events seen."""
+        end = time.monotonic() + limit
         while True:
-            left = deadline - time.monotonic()
+            left = min(quiet, end - time.monotonic())
             if left <= 0:
                 break
             try:

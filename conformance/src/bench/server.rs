@@ -182,7 +182,7 @@ impl Server {
         let start = Instant::now();
         while start.elapsed() < timeout {
             self.check_alive()?;
-            if four_letter(self.addr, "ruok").as_deref() == Ok("imok") {
+            if four_letter(self.addr, "ruok").is_ok_and(|a| a == "imok") {
                 return Ok(start.elapsed());
             }
             thread::sleep(PROBE_INTERVAL);

@@ -55,7 +55,9 @@ impl<'a> Decode<'a> for Id<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         Ok(Id {
             scheme: r.read_str("Id.scheme")?,
-            id: r.read_str("Id.id")?,
+            // kazoo writes an empty id (e.g. `auth:""`) as a null string; ZooKeeper reads
+            // it as null and ignores it for `auth`, so null reads as empty here.
+            id: r.read_ustring("Id.id")?.unwrap_or_default(),
         })
     }
 }

@@ -61,6 +61,9 @@ impl From<BadRecord> for ApplyError {
 pub trait EventSink {
     /// One event.
     fn event(&mut self, path: &[u8], event: WatchEvent, acl: &[u8]);
+
+    /// A create or setData op finished with this Stat (a multi's results report them).
+    fn applied(&mut self, _stat: crate::stat::Stat) {}
 }
 
 /// For replay, where nobody is watching.
@@ -110,7 +113,8 @@ impl<'s> Db<'s> {
                     CreateKind::Container => NodeKind::Container,
                     CreateKind::Ttl(ms) => NodeKind::Ttl(ms),
                 };
-                tree.create(parent, name, data, acl, kind, txn.zxid, txn.time_ms)?;
+                let node = tree.create(parent, name, data, acl, kind, txn.zxid, txn.time_ms)?;
+                events.applied(tree.stat(node));
                 events.event(path, WatchEvent::NodeCreated, acl);
                 events.event(parent_path, WatchEvent::NodeChildrenChanged, tree.node_acl(parent));
             }
@@ -120,7 +124,8 @@ impl<'s> Db<'s> {
             }
             TxnOp::SetData { path, data } => {
                 let node = tree.lookup(path).ok_or(ApplyError::NoNode)?;
-                tree.set_data(node, data, txn.zxid, txn.time_ms)?;
+                let stat = tree.set_data(node, data, txn.zxid, txn.time_ms)?;
+                events.applied(stat);
                 events.event(path, WatchEvent::NodeDataChanged, tree.node_acl(node));
             }
             TxnOp::SetAcl { path, acl } => {

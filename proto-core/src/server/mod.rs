@@ -576,7 +576,7 @@ impl<'s> Server<'s> {
         let txn = Txn { zxid, time_ms: now.wall_ms, session, op };
         let Some(record) = txn.encode(self.txn_buf) else { return Err(Fail::Limit("txn record larger than scratch")) };
         let record: &[u8] = record;
-        let mut sink = Notifier { watches: &mut self.watches, conns: &mut self.conns, out: &mut self.out, fx, zxid };
+        let mut sink = Notifier { watches: &mut self.watches, conns: &mut self.conns, out: &mut self.out, fx, zxid, stats: None };
         match self.db.apply(now.instant, &txn, &mut sink) {
             Ok(()) => {
                 fx.append(zxid, record);
@@ -641,7 +641,7 @@ impl<'s> Server<'s> {
                 let op = TxnOp::Delete { path };
                 let (db, w, c, o, t, st) =
                     (&mut self.db, &mut self.watches, &mut self.conns, &mut self.out, &mut *self.txn_buf, &mut self.stats);
-                if commit_split(db, w, c, o, t, st, now, SessionId(0), op, fx).is_err() {
+                if commit_split(db, w, c, o, t, st, now, SessionId(0), op, fx, None).is_err() {
                     return;
                 }
                 reaped += 1;
@@ -854,7 +854,7 @@ impl<'s> Server<'s> {
                 let mut prep = Prep { tree, overlay: Overlay::new(overlay_buf), track: false, ids, extended_types: self.cfg.extended_types };
                 let op = prep.set_acl(s.path, &s.acl, s.version, acl_buf)?;
                 let zxid = commit_split(
-                    &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx,
+                    &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx, None,
                 )?;
                 let stat = self.db.tree.lookup(s.path).map(|id| self.db.tree.stat(id)).unwrap_or_default();
                 self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &jute::StatResponse { stat }, zxid);
@@ -977,7 +977,7 @@ impl<'s> Server<'s> {
         let op = prep.create(args, self.path_buf, self.acl_buf)?;
         let TxnOp::Create { path, .. } = op else { return Err(ErrorCode::SystemError.into()) };
         let zxid = commit_split(
-            &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx,
+            &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx, None,
         )?;
         if args.opcode == OpCode::Create {
             self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &jute::PathRecord { path }, zxid);
@@ -1063,12 +1063,24 @@ impl<'s> Server<'s> {
             return Ok(());
         }
         let op = TxnOp::Multi { count, ops: &self.multi_buf[..packed] };
+        let mut stats = OpStats::new();
         let zxid = commit_split(
-            &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx,
+            &mut self.db,
+            &mut self.watches,
+            &mut self.conns,
+            &mut self.out,
+            self.txn_buf,
+            &mut self.stats,
+            now,
+            session,
+            op,
+            fx,
+            Some(&mut stats),
         )?;
-        // Results: walk the request again beside the packed txn ops for final paths.
-        let tree = &self.db.tree;
+        // Results: walk the request beside the packed txn ops (final paths) and the Stats
+        // each create and setData had right after it ran.
         let mut packed_ops = crate::txn::multi_ops(count, &self.multi_buf[..packed]);
+        let mut op_stats = stats.iter().copied();
         let mut results: heapless::Vec<reply::MultiEntry<'_>, { prep::MULTI_OPS_MAX }> = heapless::Vec::new();
         for op in m.iter() {
             let entry = match op {
@@ -1076,16 +1088,14 @@ impl<'s> Server<'s> {
                 _ => match packed_ops.next() {
                     Some(Ok(TxnOp::Create { path, .. })) => {
                         let create2 = !matches!(op, MultiOp::Create { opcode: OpCode::Create, .. });
-                        let stat = tree.lookup(path).map(|id| tree.stat(id)).unwrap_or_default();
-                        reply::MultiEntry::Create { path, stat, create2 }
+                        reply::MultiEntry::Create { path, stat: op_stats.next().unwrap_or_default(), create2 }
                     }
                     Some(Ok(TxnOp::Delete { .. })) => reply::MultiEntry::Delete,
-                    Some(Ok(TxnOp::SetData { path, .. })) => {
-                        reply::MultiEntry::SetData(tree.lookup(path).map(|id| tree.stat(id)).unwrap_or_default())
-                    }
+                    Some(Ok(TxnOp::SetData { .. })) => reply::MultiEntry::SetData(op_stats.next().unwrap_or_default()),
                     _ => reply::MultiEntry::Error(ErrorCode::SystemError),
                 },
             };
+            // Cannot overflow: the request was checked against MULTI_OPS_MAX.
             let _ = results.push(entry);
         }
         let body = reply::MultiResults(results.iter().map(|e| e.as_result()));
@@ -1145,12 +1155,13 @@ fn commit_split<F: Effects>(
     session: SessionId,
     op: TxnOp<'_>,
     fx: &mut F,
+    op_stats: Option<&mut OpStats>,
 ) -> Result<Zxid, Fail> {
     let zxid = db.last_zxid.next().ok_or(Fail::Limit("zxid counter exhausted"))?;
     let txn = Txn { zxid, time_ms: now.wall_ms, session, op };
     let Some(record) = txn.encode(txn_buf) else { return Err(Fail::Limit("txn record larger than scratch")) };
     let record: &[u8] = record;
-    let mut sink = Notifier { watches, conns, out, fx, zxid };
+    let mut sink = Notifier { watches, conns, out, fx, zxid, stats: op_stats };
     match db.apply(now.instant, &txn, &mut sink) {
         Ok(()) => {
             fx.append(zxid, record);
@@ -1171,9 +1182,21 @@ struct Notifier<'a, 'w, 'c, 'o, F: Effects> {
     out: &'a mut Outbox<'o>,
     fx: &'a mut F,
     zxid: Zxid,
+    /// Where a multi collects the Stat of each create and setData, in order.
+    stats: Option<&'a mut OpStats>,
 }
 
+/// The Stats of a multi's creates and setDatas, in op order.
+type OpStats = heapless::Vec<crate::stat::Stat, { prep::MULTI_OPS_MAX }>;
+
 impl<F: Effects> EventSink for Notifier<'_, '_, '_, '_, F> {
+    fn applied(&mut self, stat: crate::stat::Stat) {
+        if let Some(stats) = self.stats.as_deref_mut() {
+            // Bounded by MULTI_OPS_MAX, which a multi was checked against.
+            let _ = stats.push(stat);
+        }
+    }
+
     fn event(&mut self, path: &[u8], event: WatchEvent, acl: &[u8]) {
         let (conns, out, fx, zxid) = (&mut *self.conns, &mut *self.out, &mut *self.fx, self.zxid);
         let kind = EventType::from_code(event.code());

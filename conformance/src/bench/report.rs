@@ -1,0 +1,338 @@
+//! The comparison: one row per figure, with both servers' values, the herd/ZooKeeper ratio
+//! and the target, printed as a table, written as CSV and drawn as a PNG bar chart.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+/// What a row's target bounds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    /// herd/ZooKeeper must be at least this (throughput).
+    RatioAtLeast(f64),
+    /// herd/ZooKeeper must be at most this (latency, CPU, memory, time).
+    RatioAtMost(f64),
+    /// herd's own value must be at most this (ZooKeeper's is shown for reference).
+    HerdAtMost(f64),
+}
+
+impl Target {
+    /// As printed in the table and CSV.
+    pub fn describe(self) -> String {
+        match self {
+            Target::RatioAtLeast(r) => format!(">= {r}x"),
+            Target::RatioAtMost(r) => format!("<= {r}x"),
+            Target::HerdAtMost(v) => format!("herd <= {v}"),
+        }
+    }
+
+    /// Whether the figures meet the target; `None` when a figure is missing.
+    pub fn met(self, herd: Option<f64>, ratio: Option<f64>) -> Option<bool> {
+        match self {
+            Target::RatioAtLeast(t) => ratio.map(|r| r >= t),
+            Target::RatioAtMost(t) => ratio.map(|r| r <= t),
+            Target::HerdAtMost(t) => herd.map(|h| h <= t),
+        }
+    }
+
+    /// The ratio the chart marks as the goal, if the target is a ratio.
+    fn ratio_mark(self) -> Option<f64> {
+        match self {
+            Target::RatioAtLeast(r) | Target::RatioAtMost(r) => Some(r),
+            Target::HerdAtMost(_) => None,
+        }
+    }
+}
+
+/// One compared figure.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Short name, e.g. `get ops/s c=32`.
+    pub name: String,
+    /// Unit of the values.
+    pub unit: &'static str,
+    /// herd's value, if measured.
+    pub herd: Option<f64>,
+    /// ZooKeeper's value, if measured.
+    pub zookeeper: Option<f64>,
+    /// The goal, if any.
+    pub target: Option<Target>,
+}
+
+impl Row {
+    /// herd / ZooKeeper, when both are measured and ZooKeeper's is not zero.
+    pub fn ratio(&self) -> Option<f64> {
+        match (self.herd, self.zookeeper) {
+            (Some(h), Some(z)) if z != 0.0 => Some(h / z),
+            _ => None,
+        }
+    }
+
+    /// Whether the target is met (`None`: no target or a figure is missing).
+    pub fn met(&self) -> Option<bool> {
+        self.target.and_then(|t| t.met(self.herd, self.ratio()))
+    }
+}
+
+fn fmt_value(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    match r {
+        None => "-".into(),
+        Some(r) if r >= 10.0 => format!("{r:.1}x"),
+        Some(r) => format!("{r:.3}x"),
+    }
+}
+
+fn verdict(m: Option<bool>) -> &'static str {
+    match m {
+        Some(true) => "ok",
+        Some(false) => "MISS",
+        None => "",
+    }
+}
+
+/// The side-by-side table.
+pub fn table(rows: &[Row]) -> String {
+    let name_w = rows.iter().map(|r| r.name.len() + r.unit.len() + 3).max().unwrap_or(10).max(10);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<name_w$} {:>12} {:>12} {:>10} {:>14} {:>5}",
+        "figure", "herd", "ZooKeeper", "herd/ZK", "target", ""
+    );
+    let _ = writeln!(out, "{}", "-".repeat(name_w + 12 + 12 + 10 + 14 + 5 + 5));
+    for r in rows {
+        let label = format!("{} ({})", r.name, r.unit);
+        let _ = writeln!(
+            out,
+            "{:<name_w$} {:>12} {:>12} {:>10} {:>14} {:>5}",
+            label,
+            fmt_value(r.herd),
+            fmt_value(r.zookeeper),
+            fmt_ratio(r.ratio()),
+            r.target.map(|t| t.describe()).unwrap_or_default(),
+            verdict(r.met()),
+        );
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_num(v: Option<f64>) -> String {
+    v.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+/// The rows as CSV: `figure,unit,herd,zookeeper,ratio,target,met`.
+pub fn csv(rows: &[Row]) -> String {
+    let mut out = String::from("figure,unit,herd,zookeeper,ratio,target,met\n");
+    for r in rows {
+        let met = match r.met() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            csv_field(&r.name),
+            csv_field(r.unit),
+            csv_num(r.herd),
+            csv_num(r.zookeeper),
+            csv_num(r.ratio()),
+            csv_field(&r.target.map(|t| t.describe()).unwrap_or_default()),
+            met
+        );
+    }
+    out
+}
+
+/// Writes `text` to `path`, creating its directory.
+pub fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    fs::write(path, text)
+}
+
+/// Chart size in pixels.
+const CHART_W: u32 = 1200;
+/// Height per bar, in pixels.
+const CHART_ROW_H: u32 = 28;
+/// Height of the title and axis, in pixels.
+const CHART_CHROME_H: u32 = 140;
+
+/// Loads `font` for the chart's text. plotters' `ab_glyph` backend draws with a font file
+/// handed in at run time, so neither fontconfig nor freetype is needed; without the file
+/// the chart is drawn without any text.
+pub fn load_font(font: &Path) -> Result<(), String> {
+    let bytes = fs::read(font).map_err(|e| format!("font {}: {e}", font.display()))?;
+    // plotters keeps the font for the life of the process.
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes)
+        .map_err(|_| format!("font {}: not a usable TrueType/OpenType file", font.display()))
+}
+
+/// Draws one horizontal bar per row that has a ratio, on a log axis around 1x: green
+/// where the target is met, red where it is missed, grey without a target; a black tick
+/// marks the target ratio. `with_text` false draws no text at all (no font available).
+pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<(), String> {
+    use plotters::prelude::*;
+
+    let bars: Vec<&Row> = rows.iter().filter(|r| r.ratio().is_some_and(|x| x > 0.0)).collect();
+    if bars.is_empty() {
+        return Err("no ratio to draw (both servers are needed)".into());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut lo: f64 = 1.0;
+    let mut hi: f64 = 1.0;
+    for r in &bars {
+        for v in [r.ratio(), r.target.and_then(Target::ratio_mark)].into_iter().flatten() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    let (lo, hi) = (lo / 1.5, hi * 1.5);
+    let n = bars.len();
+    let height = CHART_CHROME_H + CHART_ROW_H * n as u32;
+    let root = BitMapBackend::new(path, (CHART_W, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut builder = ChartBuilder::on(&root);
+    builder.margin(15);
+    if with_text {
+        builder
+            .caption(title, ("sans-serif", 20))
+            .x_label_area_size(40)
+            .y_label_area_size(260);
+    } else {
+        builder.x_label_area_size(10).y_label_area_size(10);
+    }
+    let mut chart = builder
+        .build_cartesian_2d((lo..hi).log_scale(), (0..n).into_segmented())
+        .map_err(|e| e.to_string())?;
+    let names: Vec<String> = bars.iter().map(|r| format!("{} ({})", r.name, r.unit)).collect();
+    let y_fmt = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let x_fmt = |v: &f64| format!("{v:.2}x");
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_y_mesh();
+    if with_text {
+        mesh.x_desc("herd / ZooKeeper (log scale; black tick = target)")
+            .y_labels(n)
+            .y_label_formatter(&y_fmt)
+            .x_label_formatter(&x_fmt)
+            .label_style(("sans-serif", 13));
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw().map_err(|e| e.to_string())?;
+    for (i, r) in bars.iter().enumerate() {
+        let ratio = r.ratio().unwrap_or(1.0);
+        let color = match r.met() {
+            Some(true) => RGBColor(46, 160, 67),
+            Some(false) => RGBColor(207, 34, 46),
+            None => RGBColor(140, 140, 140),
+        };
+        let (a, b) = if ratio >= 1.0 { (1.0, ratio) } else { (ratio, 1.0) };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(a, SegmentValue::Exact(i)), (b, SegmentValue::Exact(i + 1))],
+                color.filled(),
+            )))
+            .map_err(|e| e.to_string())?;
+        if let Some(t) = r.target.and_then(Target::ratio_mark) {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(t, SegmentValue::Exact(i)), (t, SegmentValue::Exact(i + 1))],
+                    BLACK.stroke_width(3),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    // The 1x line: parity with ZooKeeper.
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(1.0, SegmentValue::Exact(0)), (1.0, SegmentValue::Last)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(herd: Option<f64>, zk: Option<f64>, target: Option<Target>) -> Row {
+        Row { name: "get ops/s c=1".into(), unit: "ops/s", herd, zookeeper: zk, target }
+    }
+
+    #[test]
+    fn ratio_and_targets() {
+        let r = row(Some(30.0), Some(10.0), Some(Target::RatioAtLeast(3.0)));
+        assert_eq!(r.ratio(), Some(3.0));
+        assert_eq!(r.met(), Some(true));
+        let r = row(Some(6.0), Some(10.0), Some(Target::RatioAtMost(0.5)));
+        assert_eq!(r.met(), Some(false));
+        let r = row(Some(9.0), Some(100.0), Some(Target::HerdAtMost(10.0)));
+        assert_eq!(r.met(), Some(true));
+        let r = row(None, Some(10.0), Some(Target::RatioAtLeast(3.0)));
+        assert_eq!(r.ratio(), None);
+        assert_eq!(r.met(), None);
+        assert_eq!(row(Some(1.0), Some(0.0), None).ratio(), None);
+    }
+
+    #[test]
+    fn csv_rows_and_quoting() {
+        let rows = vec![
+            row(Some(30.0), Some(10.0), Some(Target::RatioAtLeast(3.0))),
+            Row { name: "a,b".into(), unit: "s", herd: None, zookeeper: Some(2.5), target: None },
+        ];
+        let text = csv(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "figure,unit,herd,zookeeper,ratio,target,met");
+        assert_eq!(lines[1], "get ops/s c=1,ops/s,30,10,3,>= 3x,yes");
+        assert_eq!(lines[2], "\"a,b\",s,,2.5,,,");
+    }
+
+    #[test]
+    fn table_marks_misses() {
+        let t = table(&[row(Some(10.0), Some(10.0), Some(Target::RatioAtLeast(3.0)))]);
+        assert!(t.contains("MISS"));
+        assert!(t.contains("1.000x"));
+    }
+
+    #[test]
+    fn png_without_text_needs_no_font() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.png");
+        let rows = vec![
+            row(Some(30.0), Some(10.0), Some(Target::RatioAtLeast(3.0))),
+            row(Some(2.0), Some(10.0), Some(Target::RatioAtMost(0.5))),
+        ];
+        png(&rows, &p, "t", false).unwrap();
+        let bytes = fs::read(&p).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        assert!(png(&[row(None, Some(1.0), None)], &p, "t", false).is_err());
+    }
+}
