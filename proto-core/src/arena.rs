@@ -99,6 +99,39 @@ pub struct ArenaStats {
     pub bytes_free_listed: u64,
 }
 
+/// What an arena could still hand out, consumed by simulated allocations.
+///
+/// Conservative: it uses exact-class free blocks and the bump region, never splits larger
+/// free blocks and never counts blocks that later frees would return, so "fits" here
+/// guarantees the real allocations succeed.
+#[derive(Clone, Debug)]
+pub struct ArenaBudget {
+    top: u32,
+    capacity: u32,
+    free_counts: [u32; CLASS_COUNT],
+}
+
+impl ArenaBudget {
+    /// Takes a block of `len` bytes from the budget; false when it would not fit.
+    pub fn take(&mut self, len: u32) -> bool {
+        if len == 0 {
+            return true;
+        }
+        let Some(class) = class_of(len) else { return false };
+        if let Some(n) = self.free_counts.get_mut(class).filter(|n| **n > 0) {
+            *n -= 1;
+            return true;
+        }
+        match self.top.checked_add(class_bytes(class) / GRANULE_BYTES) {
+            Some(end) if end <= self.capacity => {
+                self.top = end;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A size-class allocator over a caller-provided byte slice.
 pub struct ByteArena<'s> {
     bytes: &'s mut [u8],
@@ -108,6 +141,8 @@ pub struct ByteArena<'s> {
     top: u32,
     /// Per class: first free block's granule offset + 1, 0 when the list is empty.
     free_heads: [u32; CLASS_COUNT],
+    /// Per class: blocks on its free list (for [`ArenaBudget`]).
+    free_counts: [u32; CLASS_COUNT],
     bytes_requested: u64,
     bytes_allocated: u64,
     bytes_free_listed: u64,
@@ -123,6 +158,7 @@ impl<'s> ByteArena<'s> {
             capacity,
             top: 0,
             free_heads: [0; CLASS_COUNT],
+            free_counts: [0; CLASS_COUNT],
             bytes_requested: 0,
             bytes_allocated: 0,
             bytes_free_listed: 0,
@@ -232,6 +268,12 @@ impl<'s> ByteArena<'s> {
         }
     }
 
+    /// A budget for checking, before changing anything, that a series of allocations will
+    /// all succeed (a multi must apply whole or not at all).
+    pub fn budget(&self) -> ArenaBudget {
+        ArenaBudget { top: self.top, capacity: self.capacity, free_counts: self.free_counts }
+    }
+
     /// Bytes ever bumped: the prefix of the slice the arena has touched.
     pub fn bytes_touched(&self) -> u64 {
         u64::from(self.top) * u64::from(GRANULE_BYTES)
@@ -253,6 +295,9 @@ impl<'s> ByteArena<'s> {
         let offset = head.checked_sub(1)?;
         let next = self.read_link(offset);
         *self.free_heads.get_mut(class)? = next;
+        if let Some(n) = self.free_counts.get_mut(class) {
+            *n = n.saturating_sub(1);
+        }
         self.bytes_free_listed -= u64::from(class_bytes(class));
         Some(offset)
     }
@@ -262,6 +307,9 @@ impl<'s> ByteArena<'s> {
         self.write_link(offset, head);
         if let Some(slot) = self.free_heads.get_mut(class) {
             *slot = offset + 1;
+        }
+        if let Some(n) = self.free_counts.get_mut(class) {
+            *n += 1;
         }
         self.bytes_free_listed += u64::from(class_bytes(class));
     }

@@ -304,7 +304,7 @@ mod tests {
         let id = g.next_id();
         assert_eq!((id.0 as u64) >> 56, 1);
         assert_eq!(id.0 & 0xffff, 1);
-        let mut g = SessionIdGen { next: CONTAINER_MARKER - 1 };
+        let mut g = SessionIdGen { next: i64::MAX };
         assert_ne!(g.next_id().0, CONTAINER_MARKER);
     }
 

@@ -90,7 +90,8 @@ pub fn four_letter(
         packets_sent: server.stats().packets_sent + out.conns.values().map(|c| c.sent).sum::<u64>(),
         alive_connections: u64::from(server.connections().open_count()),
         last_zxid: server.last_zxid().0,
-        node_count: u64::from(tree.znode_count()),
+        // ZooKeeper's node map holds the root under both "/" and "", so it counts one more.
+        node_count: u64::from(tree.znode_count()) + 1,
         connections,
         watch_summary: WatchSummary {
             connections: u64::from(summary.connections),

@@ -22,6 +22,8 @@ pub mod conn;
 pub mod db;
 pub mod prep;
 mod reply;
+#[cfg(test)]
+mod tests;
 pub mod snapshot;
 
 use core::fmt;
@@ -732,9 +734,7 @@ impl<'s> Server<'s> {
                     self.require(conn, self.db.tree.node_acl(id), Perms::READ)?;
                 }
                 if q.watch {
-                    self.watches
-                        .register(conn, q.path, WatchKind::Data, WatchMode::OneShot)
-                        .map_err(|_| Fail::Limit("watches (herd.watchesMax)"))?;
+                    self.register_watch(conn, q.path, WatchKind::Data, WatchMode::OneShot)?;
                 }
                 let id = node.ok_or(ErrorCode::NoNode)?;
                 let stat = self.db.tree.stat(id);
@@ -743,9 +743,7 @@ impl<'s> Server<'s> {
             Request::GetData(q) => {
                 let id = self.readable(conn, q.path)?;
                 if q.watch {
-                    self.watches
-                        .register(conn, q.path, WatchKind::Data, WatchMode::OneShot)
-                        .map_err(|_| Fail::Limit("watches (herd.watchesMax)"))?;
+                    self.register_watch(conn, q.path, WatchKind::Data, WatchMode::OneShot)?;
                 }
                 let body = jute::GetDataResponse { data: self.db.tree.data(id), stat: self.db.tree.stat(id) };
                 self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &body, last);
@@ -754,9 +752,7 @@ impl<'s> Server<'s> {
                 let with_stat = matches!(req, Request::GetChildren2(_));
                 let id = self.readable(conn, q.path)?;
                 if q.watch {
-                    self.watches
-                        .register(conn, q.path, WatchKind::Child, WatchMode::OneShot)
-                        .map_err(|_| Fail::Limit("watches (herd.watchesMax)"))?;
+                    self.register_watch(conn, q.path, WatchKind::Child, WatchMode::OneShot)?;
                 }
                 let stat = with_stat.then(|| self.db.tree.stat(id));
                 let body = reply::Children { tree: &self.db.tree, node: id, stat };
@@ -799,6 +795,7 @@ impl<'s> Server<'s> {
                     AddWatchMode::PersistentRecursive => true,
                     AddWatchMode::Unknown(_) => return Err(ErrorCode::BadArguments.into()),
                 };
+                self.watch_room(2)?;
                 self.watches.add_watch(conn, q.path, recursive).map_err(|_| Fail::Limit("watches (herd.watchesMax)"))?;
                 self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &IntResponse { value: 0 }, last);
             }
@@ -851,7 +848,7 @@ impl<'s> Server<'s> {
             }
             Request::SetAcl(s) => {
                 let (tree, ids, overlay_buf, acl_buf) = (&self.db.tree, self.conns.auth(conn), &mut *self.overlay_buf, &mut *self.acl_buf);
-                let mut prep = Prep { tree, overlay: Overlay::new(overlay_buf), track: false, ids, extended_types: self.cfg.extended_types };
+                let mut prep = Prep { tree, overlay: Overlay::new(overlay_buf), track: false, ids, extended_types: self.cfg.extended_types, budget: None };
                 let op = prep.set_acl(s.path, &s.acl, s.version, acl_buf)?;
                 let zxid = commit_split(
                     &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx, None,
@@ -865,6 +862,19 @@ impl<'s> Server<'s> {
             },
         }
         Ok(())
+    }
+
+    /// Refuses when `n` more watch entries would pass `herd.watchesMax`.
+    fn watch_room(&self, n: u32) -> Result<(), Fail> {
+        if self.watches.total_count().saturating_add(n) > self.limits.watches_max {
+            return Err(Fail::Limit("watches (herd.watchesMax)"));
+        }
+        Ok(())
+    }
+
+    fn register_watch(&mut self, conn: ConnId, path: &[u8], kind: WatchKind, mode: WatchMode) -> Result<(), Fail> {
+        self.watch_room(1)?;
+        self.watches.register(conn, path, kind, mode).map_err(|_| Fail::Limit("watches (herd.watchesMax)"))
     }
 
     fn require(&self, conn: ConnId, acl: &[u8], perms: Perms) -> Result<(), Fail> {
@@ -889,6 +899,7 @@ impl<'s> Server<'s> {
             track,
             ids: self.conns.auth(conn),
             extended_types: self.cfg.extended_types,
+            budget: None,
         }
     }
 
@@ -935,13 +946,13 @@ impl<'s> Server<'s> {
                 Some(id) if self.db.tree.stat(id).mzxid > relative_zxid => {
                     self.out.notify(fx, conn, EventType::NodeDataChanged, path, last)
                 }
-                Some(_) => self.watches.register(conn, path, WatchKind::Data, WatchMode::OneShot).map_err(full)?,
+                Some(_) => self.register_watch(conn, path, WatchKind::Data, WatchMode::OneShot)?,
             }
         }
         for path in exist.iter() {
             match self.db.tree.lookup(path) {
                 Some(_) => self.out.notify(fx, conn, EventType::NodeCreated, path, last),
-                None => self.watches.register(conn, path, WatchKind::Data, WatchMode::OneShot).map_err(full)?,
+                None => self.register_watch(conn, path, WatchKind::Data, WatchMode::OneShot)?,
             }
         }
         for path in child.iter() {
@@ -950,13 +961,15 @@ impl<'s> Server<'s> {
                 Some(id) if self.db.tree.stat(id).pzxid > relative_zxid => {
                     self.out.notify(fx, conn, EventType::NodeChildrenChanged, path, last)
                 }
-                Some(_) => self.watches.register(conn, path, WatchKind::Child, WatchMode::OneShot).map_err(full)?,
+                Some(_) => self.register_watch(conn, path, WatchKind::Child, WatchMode::OneShot)?,
             }
         }
         for path in persistent.iter() {
+            self.watch_room(2)?;
             self.watches.add_watch(conn, path, false).map_err(full)?;
         }
         for path in recursive.iter() {
+            self.watch_room(2)?;
             self.watches.add_watch(conn, path, true).map_err(full)?;
         }
         self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &(), last);
@@ -973,7 +986,7 @@ impl<'s> Server<'s> {
         fx: &mut F,
     ) -> Result<(), Fail> {
         let (tree, ids) = (&self.db.tree, self.conns.auth(conn));
-        let mut prep = Prep { tree, overlay: Overlay::new(self.overlay_buf), track: false, ids, extended_types: self.cfg.extended_types };
+        let mut prep = Prep { tree, overlay: Overlay::new(self.overlay_buf), track: false, ids, extended_types: self.cfg.extended_types, budget: None };
         let op = prep.create(args, self.path_buf, self.acl_buf)?;
         let TxnOp::Create { path, .. } = op else { return Err(ErrorCode::SystemError.into()) };
         let zxid = commit_split(
@@ -1008,7 +1021,7 @@ impl<'s> Server<'s> {
         let mut count = 0u32;
         {
             let (tree, ids) = (&self.db.tree, self.conns.auth(conn));
-            let mut prep = Prep { tree, overlay: Overlay::new(self.overlay_buf), track: true, ids, extended_types: self.cfg.extended_types };
+            let mut prep = Prep { tree, overlay: Overlay::new(self.overlay_buf), track: true, ids, extended_types: self.cfg.extended_types, budget: Some(tree.budget()) };
             for (i, op) in m.iter().enumerate() {
                 // Each op gets fresh path/ACL scratch: its txn is packed before the next.
                 let outcome: Result<Option<TxnOp<'_>>, ErrorCode> = match op {

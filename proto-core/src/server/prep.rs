@@ -10,7 +10,7 @@ use heapless::Vec as HVec;
 use crate::acl::{self, AclEntry, AuthId, FixupError, Perms};
 use crate::ids::Version;
 use crate::jute::{AclList, CreateMode, ErrorCode, OpCode};
-use crate::tree::{sequential_name, split_parent, validate_path, NodeKind, Tree, TTL_MS_MAX};
+use crate::tree::{sequential_name, split_parent, validate_path, NodeKind, Tree, TreeBudget, TTL_MS_MAX};
 use crate::txn::{CreateKind, TxnOp};
 
 /// Most ops one multi may hold; ZooKeeper bounds it only by the packet size, and a 1 MiB
@@ -116,6 +116,9 @@ pub struct Prep<'t, 's, 'b> {
     pub ids: &'t [AuthId],
     /// TTL nodes allowed (`extendedTypesEnabled`).
     pub extended_types: bool,
+    /// For a multi: the tree's room, so that an op that would not fit fails validation
+    /// (QuotaExceeded) instead of failing half-way through applying.
+    pub budget: Option<TreeBudget>,
 }
 
 /// The pieces of a create request, whichever opcode carried it.
@@ -286,6 +289,13 @@ impl<'t, 's, 'b> Prep<'t, 's, 'b> {
         if parent.ephemeral {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
+        if let Some(budget) = self.budget.as_mut() {
+            let name_len = split_parent(final_path).map_or(0, |(_, name)| name.len());
+            let new_acl = self.tree.find_acl(acl).is_none().then_some(acl.len());
+            budget
+                .take_create(name_len, args.data.map_or(0, <[u8]>::len), new_acl)
+                .map_err(|_| ErrorCode::QuotaExceeded)?;
+        }
         let kind = if mode.is_ephemeral() {
             CreateKind::Ephemeral
         } else if args.opcode == OpCode::CreateContainer {
@@ -345,6 +355,10 @@ impl<'t, 's, 'b> Prep<'t, 's, 'b> {
         let node = self.node(path).ok_or(ErrorCode::NoNode)?;
         check_perm(node.acl, Perms::WRITE, self.ids)?;
         check_version(version, node.version)?;
+        if let Some(budget) = self.budget.as_mut() {
+            let name_len = split_parent(path).map_or(0, |(_, name)| name.len());
+            budget.take_blob(name_len, data.map_or(0, <[u8]>::len)).map_err(|_| ErrorCode::QuotaExceeded)?;
+        }
         self.track(path, |n| n.version = n.version.wrapping_add(1))?;
         Ok(TxnOp::SetData { path, data })
     }

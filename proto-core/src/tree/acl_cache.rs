@@ -102,6 +102,11 @@ impl<'s> AclCache<'s> {
     }
 
     /// Most distinct lists.
+    /// Slots a new list could still take.
+    pub(super) fn free_slots(&self) -> u32 {
+        self.capacity.saturating_sub(self.lists)
+    }
+
     pub(super) fn capacity(&self) -> u32 {
         self.capacity
     }

@@ -111,6 +111,48 @@ pub enum TreeError {
     BadKind,
 }
 
+/// The room left in a tree, consumed by simulated creates and setDatas (see
+/// [`ArenaBudget`](crate::arena::ArenaBudget): conservative).
+#[derive(Clone, Debug)]
+pub struct TreeBudget {
+    nodes: u32,
+    acls: u32,
+    arena: crate::arena::ArenaBudget,
+}
+
+impl TreeBudget {
+    /// Takes the room of a create; `new_acl` is the ACL list's length when the tree does
+    /// not hold that list yet. Returns which bound it would break, if any.
+    pub fn take_create(&mut self, name_len: usize, data_len: usize, new_acl: Option<usize>) -> Result<(), TreeError> {
+        if self.nodes == 0 {
+            return Err(TreeError::NodesFull);
+        }
+        self.nodes -= 1;
+        self.take_blob(name_len, data_len)?;
+        if let Some(len) = new_acl {
+            if self.acls == 0 {
+                return Err(TreeError::AclsFull);
+            }
+            self.acls -= 1;
+            let len = u32::try_from(len).map_err(|_| TreeError::TooLarge)?;
+            if !self.arena.take(len) {
+                return Err(TreeError::BytesFull);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the room of a node's new name+data blob (setData).
+    pub fn take_blob(&mut self, name_len: usize, data_len: usize) -> Result<(), TreeError> {
+        let len = name_len.checked_add(data_len).and_then(|n| u32::try_from(n).ok()).ok_or(TreeError::TooLarge)?;
+        if self.arena.take(len) {
+            Ok(())
+        } else {
+            Err(TreeError::BytesFull)
+        }
+    }
+}
+
 /// Occupancy of a tree, for `mntr` and start-up logs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TreeStats {
@@ -429,6 +471,15 @@ impl<'s> Tree<'s> {
     }
 
     // ----- mutations ---------------------------------------------------------------------
+
+    /// What the tree can still take, for checking a multi before applying any of it.
+    pub fn budget(&self) -> TreeBudget {
+        TreeBudget {
+            nodes: self.node_capacity.saturating_sub(self.znodes),
+            acls: self.acls.free_slots(),
+            arena: self.arena.budget(),
+        }
+    }
 
     /// Applies a create (5.3): the node gets czxid = mzxid = pzxid = `zxid`, ctime = mtime =
     /// `time_ms`, versions 0; the parent's stored cversion rises by one (wrapping, as Java's

@@ -1,0 +1,318 @@
+//! The replica driven from one thread with fake time and a recording shell.
+
+extern crate std;
+
+use std::vec;
+use std::vec::Vec;
+
+use super::*;
+use crate::jute::{
+    encode_connect_request, encode_request, ConnectRequest, CreateRequest, Decode, GetDataRequest, PathRecord,
+    ReplyHeader, RequestHeader, SetDataRequest, WatcherEvent, OPEN_ACL_UNSAFE,
+};
+use crate::tree::{AclSlot, Node, SessionSlot as EphemeralSlot};
+
+/// What the server emitted, in order.
+#[derive(Debug, PartialEq)]
+enum Out {
+    Send { conn: ConnId, frame: Vec<u8>, after: Zxid },
+    Close { conn: ConnId },
+    Append { zxid: Zxid },
+}
+
+#[derive(Default)]
+struct Recorder {
+    out: Vec<Out>,
+}
+
+impl Effects for Recorder {
+    fn send(&mut self, conn: ConnId, frame: &[u8], after: Zxid) {
+        self.out.push(Out::Send { conn, frame: frame.to_vec(), after });
+    }
+    fn close(&mut self, conn: ConnId, _after: Zxid) {
+        self.out.push(Out::Close { conn });
+    }
+    fn append(&mut self, zxid: Zxid, _record: &[u8]) {
+        self.out.push(Out::Append { zxid });
+    }
+    fn note(&mut self, _: Note<'_>) {}
+}
+
+const LIMITS: Limits = Limits {
+    znodes_max: 64,
+    data_bytes_max: 1 << 16,
+    sessions_max: 8,
+    watches_max: 64,
+    acl_lists_max: 8,
+    connections_max: 8,
+    connections_per_ip_max: 0,
+    packet_bytes_max: 4096,
+    auth_ids_per_connection_max: 4,
+};
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        server_id: 1,
+        tick_ms: 2000,
+        min_session_timeout_ms: 4000,
+        max_session_timeout_ms: 40000,
+        extended_types: true,
+        super_digest: None,
+        container_check_interval_ms: 60_000,
+        password_secret: [7; 16],
+    }
+}
+
+/// Runs `f` with a fresh server over leaked test storage.
+fn server() -> Server<'static> {
+    let s = ServerStorage::sizes(&LIMITS);
+    let leak_u8 = |n: usize| -> &'static mut [u8] { vec![0u8; n].leak() };
+    let storage = ServerStorage {
+        tree: TreeStorage {
+            nodes: vec![Node::EMPTY; s.nodes].leak(),
+            index: vec![0u32; s.node_index].leak(),
+            bytes: leak_u8(s.node_bytes),
+            acls: vec![AclSlot::EMPTY; s.acls].leak(),
+            sessions: vec![EphemeralSlot::EMPTY; s.ephemeral_sessions].leak(),
+        },
+        sessions: vec![SessionSlot::EMPTY; s.sessions].leak(),
+        watch_slots: vec![WatchSlot::EMPTY; s.watch_slots].leak(),
+        watch_index: vec![0u32; s.watch_index].leak(),
+        watch_bytes: leak_u8(s.watch_bytes),
+        conns: vec![ConnSlot::EMPTY; s.conns].leak(),
+        out: leak_u8(s.scratch),
+        txn: leak_u8(s.scratch * 2),
+        multi: leak_u8(s.scratch * 2),
+        overlay: leak_u8(s.scratch * 2),
+        path: leak_u8(s.scratch),
+        acl: leak_u8(s.scratch),
+        event_path: leak_u8(s.scratch),
+    };
+    Server::new(storage, LIMITS, config(), at(0)).unwrap()
+}
+
+fn at(ms: u64) -> Now {
+    Now { instant: Instant(ms), wall_ms: 1_700_000_000_000 + ms as i64 }
+}
+
+/// A frame without its length prefix, as the shell hands it in.
+fn body(encoded: (Vec<u8>, usize)) -> Vec<u8> {
+    encoded.0[4..encoded.1].to_vec()
+}
+
+fn connect_frame(session: i64, passwd: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; 256];
+    let req = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms: 10_000,
+        session_id: SessionId(session),
+        passwd,
+        read_only: Some(false),
+    };
+    let n = encode_connect_request(&mut buf, &req).unwrap();
+    body((buf, n))
+}
+
+fn request<B: crate::jute::Encode>(xid: i32, op: OpCode, b: &B) -> Vec<u8> {
+    let mut buf = vec![0u8; 4096];
+    let n = encode_request(&mut buf, &RequestHeader { xid: Xid(xid), op }, b).unwrap();
+    body((buf, n))
+}
+
+fn reply_header(frame: &[u8]) -> ReplyHeader {
+    ReplyHeader::decode_from(&frame[4..]).unwrap()
+}
+
+/// Connects a new client; returns its id and session (id, password).
+fn connect(s: &mut Server<'static>, fx: &mut Recorder) -> (ConnId, SessionId, [u8; 16]) {
+    let conn = s.handle_open(at(0), core::net::IpAddr::V4(core::net::Ipv4Addr::LOCALHOST)).unwrap();
+    s.handle_frame(at(0), conn, &connect_frame(0, &[0; 16]), fx);
+    let Some(Out::Send { frame, .. }) = fx.out.last() else { panic!("no connect response: {:?}", fx.out) };
+    let resp = crate::jute::ConnectResponse::decode_from(&frame[4..]).unwrap();
+    let mut pw = [0u8; 16];
+    pw.copy_from_slice(resp.passwd);
+    (conn, resp.session_id, pw)
+}
+
+fn create(path: &[u8], data: &[u8]) -> Vec<u8> {
+    let req = CreateRequest { path, data: Some(data), acl: OPEN_ACL_UNSAFE, flags: 0 };
+    request(1, OpCode::Create, &req)
+}
+
+#[test]
+fn replies_wait_for_the_durability_of_what_they_reveal() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, _, _) = connect(&mut s, &mut fx);
+    let create_zxid = match fx.out.iter().find(|o| matches!(o, Out::Append { .. })) {
+        Some(Out::Append { zxid }) => *zxid,
+        _ => panic!("createSession was not logged"),
+    };
+    fx.out.clear();
+    s.handle_frame(at(1), a, &create(b"/a", b"x"), &mut fx);
+    let zxid = create_zxid.next().unwrap();
+    // The record is appended before the reply, and the reply is tagged with its zxid.
+    assert_eq!(fx.out[0], Out::Append { zxid });
+    let Out::Send { frame, after, .. } = &fx.out[1] else { panic!("{:?}", fx.out) };
+    assert_eq!(*after, zxid);
+    assert_eq!(reply_header(frame).zxid, zxid.as_wire());
+    // A read that sees the write is also held until that zxid is durable.
+    fx.out.clear();
+    s.handle_frame(at(2), a, &request(2, OpCode::GetData, &GetDataRequest { path: b"/a", watch: false }), &mut fx);
+    let Out::Send { after, .. } = &fx.out[0] else { panic!() };
+    assert_eq!(*after, zxid);
+}
+
+#[test]
+fn watch_event_precedes_the_reply_that_shows_the_change() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, _, _) = connect(&mut s, &mut fx);
+    s.handle_frame(at(1), a, &create(b"/w", b"1"), &mut fx);
+    s.handle_frame(at(2), a, &request(2, OpCode::GetData, &GetDataRequest { path: b"/w", watch: true }), &mut fx);
+    fx.out.clear();
+    let set = SetDataRequest { path: b"/w", data: Some(b"2"), version: Version::ANY };
+    s.handle_frame(at(3), a, &request(3, OpCode::SetData, &set), &mut fx);
+    let sends: Vec<&Vec<u8>> =
+        fx.out.iter().filter_map(|o| if let Out::Send { frame, .. } = o { Some(frame) } else { None }).collect();
+    assert_eq!(sends.len(), 2, "{:?}", fx.out);
+    let first = reply_header(sends[0]);
+    assert_eq!((first.xid, first.zxid), (Xid::NOTIFICATION, -1));
+    let event = WatcherEvent::decode_from(&sends[0][4 + 16..]).unwrap();
+    assert_eq!((event.event_type, event.path), (EventType::NodeDataChanged, &b"/w"[..]));
+    assert_eq!(reply_header(sends[1]).xid, Xid(3));
+}
+
+#[test]
+fn unknown_opcode_gets_unimplemented_then_close() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, _, _) = connect(&mut s, &mut fx);
+    fx.out.clear();
+    s.handle_frame(at(1), a, &request(9, OpCode::Unknown(55), &()), &mut fx);
+    let Out::Send { frame, .. } = &fx.out[0] else { panic!("{:?}", fx.out) };
+    let h = reply_header(frame);
+    assert_eq!((h.xid, h.zxid, h.err), (Xid(9), -1, ErrorCode::Unimplemented));
+    assert_eq!(fx.out[1], Out::Close { conn: a });
+    // Frames after the close are ignored.
+    fx.out.clear();
+    s.handle_frame(at(2), a, &create(b"/x", b""), &mut fx);
+    assert!(fx.out.is_empty());
+}
+
+#[test]
+fn undecodable_body_gets_marshalling_error_and_keeps_the_connection() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, _, _) = connect(&mut s, &mut fx);
+    fx.out.clear();
+    let mut bad = request(4, OpCode::Create, &PathRecord { path: b"/p" });
+    bad.truncate(bad.len() - 1);
+    s.handle_frame(at(1), a, &bad, &mut fx);
+    let Out::Send { frame, .. } = &fx.out[0] else { panic!() };
+    assert_eq!(reply_header(frame).err, ErrorCode::MarshallingError);
+    assert_eq!(fx.out.len(), 1, "no close");
+    s.handle_frame(at(2), a, &create(b"/ok", b""), &mut fx);
+    assert!(s.tree().lookup(b"/ok").is_some());
+}
+
+#[test]
+fn session_expiry_removes_ephemerals_and_closes_the_connection() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, session, _) = connect(&mut s, &mut fx);
+    let req = CreateRequest { path: b"/e", data: None, acl: OPEN_ACL_UNSAFE, flags: 1 };
+    s.handle_frame(at(1), a, &request(1, OpCode::Create, &req), &mut fx);
+    assert!(s.tree().lookup(b"/e").is_some());
+    let deadline = s.poll_timeout().unwrap();
+    // Early calls do nothing.
+    s.handle_timeout(at(deadline.0 - 1), &mut fx);
+    assert!(s.sessions().find(session).is_some());
+    fx.out.clear();
+    s.handle_timeout(at(deadline.0), &mut fx);
+    assert!(s.sessions().find(session).is_none());
+    assert!(s.tree().lookup(b"/e").is_none());
+    assert!(matches!(fx.out[0], Out::Append { .. }));
+    assert!(fx.out.contains(&Out::Close { conn: a }));
+}
+
+#[test]
+fn reconnect_with_wrong_password_is_refused_and_right_one_accepted() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (_, session, pw) = connect(&mut s, &mut fx);
+    let b = s.handle_open(at(5), core::net::IpAddr::V4(core::net::Ipv4Addr::LOCALHOST)).unwrap();
+    fx.out.clear();
+    s.handle_frame(at(5), b, &connect_frame(session.0, &[9; 16]), &mut fx);
+    let Some(Out::Send { frame, .. }) = fx.out.iter().find(|o| matches!(o, Out::Send { .. })) else { panic!() };
+    let resp = crate::jute::ConnectResponse::decode_from(&frame[4..]).unwrap();
+    assert_eq!((resp.session_id, resp.timeout_ms), (SessionId(0), 0));
+    assert!(fx.out.contains(&Out::Close { conn: b }));
+    let c = s.handle_open(at(6), core::net::IpAddr::V4(core::net::Ipv4Addr::LOCALHOST)).unwrap();
+    fx.out.clear();
+    s.handle_frame(at(6), c, &connect_frame(session.0, &pw), &mut fx);
+    let Some(Out::Send { frame, .. }) = fx.out.last() else { panic!() };
+    let resp = crate::jute::ConnectResponse::decode_from(&frame[4..]).unwrap();
+    assert_eq!(resp.session_id, session);
+    assert_eq!(s.session_of(c), Some(session));
+}
+
+#[test]
+fn a_full_node_table_is_quota_exceeded_not_a_panic() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, _, _) = connect(&mut s, &mut fx);
+    let mut refused = 0;
+    for i in 0..(LIMITS.znodes_max + 10) {
+        let path = std::format!("/n{i}");
+        fx.out.clear();
+        s.handle_frame(at(1), a, &create(path.as_bytes(), b"x"), &mut fx);
+        let Some(Out::Send { frame, .. }) = fx.out.last() else { panic!() };
+        match reply_header(frame).err {
+            ErrorCode::Ok => {}
+            ErrorCode::QuotaExceeded => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(refused, 10 + crate::tree::RESERVED_ZNODES as usize);
+    // Still serving: a delete frees a slot for the next create.
+    s.handle_frame(at(2), a, &request(5, OpCode::Delete, &crate::jute::DeleteRequest { path: b"/n0", version: Version::ANY }), &mut fx);
+    fx.out.clear();
+    s.handle_frame(at(3), a, &create(b"/again", b""), &mut fx);
+    let Some(Out::Send { frame, .. }) = fx.out.last() else { panic!() };
+    assert_eq!(reply_header(frame).err, ErrorCode::Ok);
+}
+
+#[test]
+fn replay_rebuilds_the_same_tree() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, _, _) = connect(&mut s, &mut fx);
+    // Capture records through a second recorder that keeps bytes.
+    struct Log(Vec<Vec<u8>>);
+    impl Effects for Log {
+        fn send(&mut self, _: ConnId, _: &[u8], _: Zxid) {}
+        fn close(&mut self, _: ConnId, _: Zxid) {}
+        fn append(&mut self, _: Zxid, record: &[u8]) {
+            self.0.push(record.to_vec());
+        }
+        fn note(&mut self, _: Note<'_>) {}
+    }
+    let mut log = Log(Vec::new());
+    s.handle_frame(at(1), a, &create(b"/r", b"1"), &mut log);
+    s.handle_frame(at(2), a, &create(b"/r/s", b"2"), &mut log);
+    let set = SetDataRequest { path: b"/r", data: Some(b"3"), version: Version(0) };
+    s.handle_frame(at(3), a, &request(3, OpCode::SetData, &set), &mut log);
+    let mut t = server();
+    // The session's createSession record came first; replay just the tree txns here.
+    for rec in &log.0 {
+        t.replay(at(10), rec).unwrap();
+    }
+    for path in [&b"/r"[..], b"/r/s"] {
+        let (x, y) = (s.tree().lookup(path).unwrap(), t.tree().lookup(path).unwrap());
+        assert_eq!(s.tree().stat(x), t.tree().stat(y));
+        assert_eq!(s.tree().data(x), t.tree().data(y));
+    }
+    assert_eq!(t.last_zxid(), s.last_zxid());
+}
