@@ -112,6 +112,13 @@ pub struct ArenaBudget {
 }
 
 impl ArenaBudget {
+    /// Gives back a block of `len` bytes that a simulated free would return.
+    pub fn give(&mut self, len: u32) {
+        if let Some(n) = class_of(len).and_then(|class| self.free_counts.get_mut(class)) {
+            *n = n.saturating_add(1);
+        }
+    }
+
     /// Takes a block of `len` bytes from the budget; false when it would not fit.
     pub fn take(&mut self, len: u32) -> bool {
         if len == 0 {

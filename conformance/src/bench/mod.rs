@@ -109,8 +109,10 @@ struct Phase {
     stats: PhaseStats,
     /// Server utime+stime over the phase, µs.
     server_cpu_us: f64,
-    /// This process's utime+stime over the phase, µs (the client's share of the 2 cores).
+    /// This process's utime+stime over the phase, µs (the client's share of the cores).
     client_cpu_us: f64,
+    /// Busy time of the whole machine over the phase, µs.
+    machine_cpu_us: f64,
 }
 
 impl Phase {
@@ -205,9 +207,9 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
         counts.dedup();
         for n in counts {
             srv.check_alive()?;
-            let (s0, c0) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me));
+            let (s0, c0, m0) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
             let stats = load::run_phase(&clients[..n], op, data.clone(), bounds, &format!("m{n}")).await;
-            let (s1, c1) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me));
+            let (s1, c1, m1) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
             let ticks = |a: std::io::Result<u64>, b: std::io::Result<u64>| -> Result<f64, String> {
                 let (a, b) = (a.map_err(|e| e.to_string())?, b.map_err(|e| e.to_string())?);
                 Ok(b.saturating_sub(a) as f64 * 1e6 / clk_tck)
@@ -217,6 +219,7 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
                 clients: n,
                 server_cpu_us: ticks(s0, s1)?,
                 client_cpu_us: ticks(c0, c1)?,
+                machine_cpu_us: ticks(m0, m1)?,
                 stats,
             };
             eprintln!(
@@ -380,13 +383,25 @@ fn rows(args: &Args, herd: Option<&Outcome>, zk: Option<&Outcome>) -> Vec<Row> {
 /// Per-phase details of one server that the comparison leaves out.
 fn details(o: &Outcome, clk_cores: f64) -> String {
     let mut s = format!(
-        "{}: {:>6} {:>3} {:>9} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>6}\n",
-        o.kind, "phase", "c", "ops", "ops/s", "p50 µs", "p99 µs", "p999 µs", "max µs", "srv CPU%", "cli CPU%", "errors"
+        "{}: {:>6} {:>3} {:>9} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>6}\n",
+        o.kind,
+        "phase",
+        "c",
+        "ops",
+        "ops/s",
+        "p50 µs",
+        "p99 µs",
+        "p999 µs",
+        "max µs",
+        "srv CPU%",
+        "cli CPU%",
+        "other CPU%",
+        "errors"
     );
     for p in &o.phases {
         let secs = p.stats.elapsed.as_secs_f64().max(1e-9);
         s += &format!(
-            "{:>w$} {:>6} {:>3} {:>9} {:>7.0} {:>8} {:>8} {:>8} {:>9} {:>8.0} {:>8.0} {:>6}\n",
+            "{:>w$} {:>6} {:>3} {:>9} {:>7.0} {:>8} {:>8} {:>8} {:>9} {:>8.0} {:>8.0} {:>9.0} {:>6}\n",
             "",
             p.op.name(),
             p.clients,
@@ -398,11 +413,15 @@ fn details(o: &Outcome, clk_cores: f64) -> String {
             p.stats.hist.max(),
             p.server_cpu_us / secs / 1e4,
             p.client_cpu_us / secs / 1e4,
+            (p.machine_cpu_us - p.server_cpu_us - p.client_cpu_us).max(0.0) / secs / 1e4,
             p.stats.errors,
             w = o.kind.to_string().len() + 1,
         );
     }
-    s += &format!("  (CPU% is of one core; the machine has {clk_cores} cores shared by client and server)\n");
+    s += &format!(
+        "  (CPU% is of one core; the machine has {clk_cores} cores; other = every other process, \
+         high values mean the figures were disturbed)\n"
+    );
     s
 }
 
@@ -454,7 +473,9 @@ async fn run(args: Args) -> Result<bool, String> {
             Kind::Herd => header += &format!("herd: {}\n", herd_bin.display()),
         }
     }
-    header += &format!("zoo.cfg (both):\n{}", indent(&server::zoo_cfg(Path::new("<tmp>/data"), 0)));
+    let cfg = server::zoo_cfg(Path::new("<tmp>/data"), 0).replace("clientPort=0", "clientPort=<free port>");
+    header += &format!("zoo.cfg (both):\n{}", indent(&cfg));
+    header += &format!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default());
     print!("{header}");
 
     let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);

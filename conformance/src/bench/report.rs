@@ -233,18 +233,19 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
         _ => String::new(),
     };
     let x_fmt = |v: &f64| format!("{v:.2}x");
-    let mut mesh = chart.configure_mesh();
-    mesh.disable_y_mesh();
+    // Without a font there is no mesh at all: its labels are text.
     if with_text {
-        mesh.x_desc("herd / ZooKeeper (log scale; black tick = target)")
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("herd / ZooKeeper (log scale; black tick = target)")
             .y_labels(n)
             .y_label_formatter(&y_fmt)
             .x_label_formatter(&x_fmt)
-            .label_style(("sans-serif", 13));
-    } else {
-        mesh.x_labels(0).y_labels(0);
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| e.to_string())?;
     }
-    mesh.draw().map_err(|e| e.to_string())?;
     for (i, r) in bars.iter().enumerate() {
         let ratio = r.ratio().unwrap_or(1.0);
         let color = match r.met() {
@@ -334,5 +335,21 @@ mod tests {
         let bytes = fs::read(&p).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         assert!(png(&[row(None, Some(1.0), None)], &p, "t", false).is_err());
+    }
+
+    #[test]
+    fn png_with_the_debian_font() {
+        // fonts-dejavu-core is part of the machine image (and a dependency of Java's).
+        load_font(Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")).unwrap();
+        assert!(load_font(Path::new("/nonexistent.ttf")).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.png");
+        let rows = vec![
+            row(Some(30.0), Some(10.0), Some(Target::RatioAtLeast(3.0))),
+            row(Some(2.0), Some(10.0), Some(Target::RatioAtMost(0.5))),
+            row(Some(2.0), Some(10.0), None),
+        ];
+        png(&rows, &p, "title", true).unwrap();
+        assert_eq!(&fs::read(&p).unwrap()[1..4], b"PNG");
     }
 }

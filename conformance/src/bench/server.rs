@@ -268,6 +268,23 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU time of the whole machine (all cores, all processes) spent not idle, in clock
+/// ticks: the first line of `/proc/stat`. Minus the server's and the client's own time it
+/// shows how much other load shared the cores during a phase.
+pub fn machine_busy_ticks() -> io::Result<u64> {
+    let stat = fs::read_to_string("/proc/stat")?;
+    parse_busy_ticks(&stat).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/stat"))
+}
+
+/// `cpu  user nice system idle iowait irq softirq steal ...`: everything but idle and
+/// iowait. guest time is already inside user, so the fields after steal are left out.
+pub fn parse_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line.split_whitespace().take(8).map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal] = <[u64; 8]>::try_from(f).ok()?;
+    Some(user + nice + system + irq + softirq + steal)
+}
+
 /// Resident set size of a process, in KiB (`VmRSS` of `/proc/<pid>/status`).
 pub fn rss_kib(pid: u32) -> io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -293,6 +310,15 @@ mod tests {
         assert_eq!(parse_cpu_ticks(line), Some(300));
         assert_eq!(parse_cpu_ticks("4242 (x) S 1 2"), None);
         assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn busy_ticks_from_proc_stat() {
+        let stat = "cpu  100 5 50 9000 7 1 2 3 40 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n";
+        assert_eq!(parse_busy_ticks(stat), Some(100 + 5 + 50 + 1 + 2 + 3));
+        assert_eq!(parse_busy_ticks("cpu  1 2 3\n"), None);
+        assert_eq!(parse_busy_ticks("intr 1 2 3 4 5 6 7 8\n"), None);
+        assert!(machine_busy_ticks().unwrap() > 0);
     }
 
     #[test]

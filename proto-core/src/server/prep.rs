@@ -342,6 +342,17 @@ impl<'t, 's, 'b> Prep<'t, 's, 'b> {
         if node.children > 0 {
             return Err(ErrorCode::NotEmpty);
         }
+        if let Some(budget) = self.budget.as_mut() {
+            budget.give_node();
+            // The blob's size is known for a node of the applied tree, unchanged by this multi;
+            // anything else gives back only its slot (conservative).
+            if self.overlay.find(path).is_none() {
+                let tree = self.tree;
+                if let Some(id) = tree.lookup(path) {
+                    budget.give_blob(tree.name(id).len(), tree.data(id).map_or(0, <[u8]>::len));
+                }
+            }
+        }
         if self.track {
             self.track(parent_path, |p| p.children -= 1)?;
             self.overlay.record_deleted(path)?;

@@ -142,7 +142,8 @@ impl Server<'_> {
             SnapshotRecord::Node { path, data, acl, stat } => {
                 let tree = &mut self.db.tree;
                 let (parent, name) = match split_parent(path) {
-                    None => (None, &b""[..]),
+                    _ if path == b"/" => (None, &b""[..]),
+                    None => return Err(SnapshotError::OutOfOrder),
                     Some((parent_path, name)) => (Some(tree.lookup(parent_path).ok_or(SnapshotError::OutOfOrder)?), name),
                 };
                 tree.restore(parent, name, data, acl, &stat).map_err(|e| match e {

@@ -142,6 +142,18 @@ impl TreeBudget {
         Ok(())
     }
 
+    /// Gives back the slot of a deleted node.
+    pub fn give_node(&mut self) {
+        self.nodes = self.nodes.saturating_add(1);
+    }
+
+    /// Gives back a deleted node's name+data blob.
+    pub fn give_blob(&mut self, name_len: usize, data_len: usize) {
+        if let Some(len) = name_len.checked_add(data_len).and_then(|n| u32::try_from(n).ok()) {
+            self.arena.give(len);
+        }
+    }
+
     /// Takes the room of a node's new name+data blob (setData).
     pub fn take_blob(&mut self, name_len: usize, data_len: usize) -> Result<(), TreeError> {
         let len = name_len.checked_add(data_len).and_then(|n| u32::try_from(n).ok()).ok_or(TreeError::TooLarge)?;
