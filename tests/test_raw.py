@@ -506,3 +506,14 @@ def test_undecodable_body_marshalling_error(server, wire, zk, root, opcode, body
     rep, data, _ = c.get_data(f"{root}/after")
     assert rep.err == 0 and data == b""
     assert_healthy(server)
+
+
+def test_reconfig_is_disabled_and_sasl_has_no_provider(wire):
+    """Standalone with ZooKeeper's defaults: reconfig answers ReconfigDisabled (-123); a SASL
+    token gets an empty (null) answer token with zxid 0; the connection stays usable."""
+    c = wire()
+    body = zkwire.Enc().ustring("server.2=127.0.0.1:2888:3888").ustring(None).ustring(None).long(-1).bytes()
+    assert c.call(16, body).err == -123
+    r = c.call(102, zkwire.Enc().buffer(b"token").bytes())
+    assert (r.err, r.zxid, r.body) == (0, 0, b"\xff\xff\xff\xff")
+    assert c.call(3, zkwire.path_watch("/")).err == 0

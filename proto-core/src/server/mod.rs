@@ -720,8 +720,13 @@ impl<'s> Server<'s> {
                 self.out.reply(fx, conn, Xid::PING, last, ErrorCode::Ok, &(), last);
             }
             Request::Auth(a) => self.auth(conn, xid, a.scheme, a.auth.unwrap_or_default(), fx),
-            Request::Sasl(_) => return Err(ErrorCode::Unimplemented.into()),
-            Request::Reconfig(_) => return Err(ErrorCode::Unimplemented.into()),
+            // No SASL provider: ZooKeeper answers with an empty (null) token and zxid 0.
+            Request::Sasl(_) => {
+                let body = jute::SaslToken { token: None };
+                self.out.reply(fx, conn, xid, Zxid::ZERO, ErrorCode::Ok, &body, last);
+            }
+            // reconfigEnabled=false, ZooKeeper's default, refuses before anything else.
+            Request::Reconfig(_) => return Err(ErrorCode::ReconfigDisabled.into()),
             Request::CloseSession => {
                 self.close_session(now, session, Some((conn, xid)), fx);
             }
