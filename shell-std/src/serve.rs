@@ -28,6 +28,9 @@ use crate::report;
 use crate::snapshotter::Snapshotter;
 use crate::storage::{LogWriter, LogWriterHandle};
 
+/// Bytes read from a socket at once.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// Events queued to the core task before readers wait (backpressure on fast clients).
 const EVENT_QUEUE_MAX: usize = 4096;
 
@@ -217,17 +220,20 @@ pub fn run(config: Config) -> io::Result<()> {
         let _ = durable_tx.send_blocking(Event::Durable(r));
     })?;
     let addr = config.client_bind_address();
-    smol::block_on(async move {
+    // Everything runs on this one thread (the log writer excepted): socket tasks, the core and
+    // the reactor, so handing a frame to the core or a reply to a socket wakes no other thread.
+    let ex: &'static smol::LocalExecutor<'static> = Box::leak(Box::new(smol::LocalExecutor::new()));
+    smol::block_on(ex.run(async move {
         let listener = TcpListener::bind(addr.as_str()).await?;
         log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
         let max_packet = config.jute_maxbuffer;
         let accept_tx = ev_tx.clone();
-        let acceptor = smol::spawn(async move {
+        let acceptor = ex.spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        smol::spawn(connection(stream, peer, accept_tx.clone(), max_packet)).detach();
+                        ex.spawn(connection(ex, stream, peer, accept_tx.clone(), max_packet)).detach();
                     }
                     Err(e) => {
                         log::warn!("accept failed: {e}");
@@ -239,7 +245,7 @@ pub fn run(config: Config) -> io::Result<()> {
         let result = core_loop(server, config, clock, writer, ev_tx, ev_rx).await;
         drop(acceptor);
         result
-    })
+    }))
 }
 
 async fn core_loop(
@@ -261,20 +267,27 @@ async fn core_loop(
     };
     let mut snapshots = Snapshotter::new(PathBuf::from(&config.data_dir), &config);
     let whitelist = config.four_letter_words.clone();
+    // One timer, re-armed only when the core's deadline moves: arming a timer costs the
+    // reactor a syscall, and most events do not move the deadline.
+    let mut timer = smol::Timer::never();
+    let mut armed: Option<Instant> = None;
     loop {
         let deadline = server.poll_timeout();
-        let next = async { ev_rx.recv().await.ok() };
-        let event = match deadline {
-            Some(d) => {
-                let at = clock.at(d);
-                next.or(async move {
-                    smol::Timer::at(at).await;
-                    None
-                })
-                .await
+        if deadline != armed {
+            match deadline {
+                Some(d) => timer.set_at(clock.at(d)),
+                None => timer = smol::Timer::never(),
             }
-            None => next.await,
-        };
+            armed = deadline;
+        }
+        let event = async { ev_rx.recv().await.ok() }
+            .or(async {
+                (&mut timer).await;
+                // Fired: forget it, so the next loop re-arms for the next deadline.
+                armed = None;
+                None
+            })
+            .await;
         let mut event = event;
         // Drain what is already queued before looking at the clock again.
         loop {
@@ -347,8 +360,15 @@ fn handle_event(
 }
 
 /// Reads one connection: a 4lw, or frames until the peer or the core closes it.
-async fn connection(stream: TcpStream, peer: SocketAddr, ev: Sender<Event>, max_packet: u32) {
-    let mut reader = stream.clone();
+async fn connection(
+    ex: &'static smol::LocalExecutor<'static>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ev: Sender<Event>,
+    max_packet: u32,
+) {
+    // Buffered: pipelined requests arrive many to a read.
+    let mut reader = smol::io::BufReader::with_capacity(READ_BUFFER_BYTES, stream.clone());
     let mut prefix = [0u8; 4];
     if reader.read_exact(&mut prefix).await.is_err() {
         return;
@@ -379,7 +399,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, ev: Sender<Event>, max_
         return;
     }
     let Ok(Some(conn)) = reply_rx.recv().await else { return };
-    let writer = smol::spawn(write_loop(stream.clone(), out_rx));
+    let writer = ex.spawn(write_loop(stream.clone(), out_rx));
     let mut len = first_len;
     loop {
         let mut bytes = vec![0u8; len as usize];

@@ -102,7 +102,12 @@ fn verdict(m: Option<bool>) -> &'static str {
 
 /// The side-by-side table.
 pub fn table(rows: &[Row]) -> String {
-    let name_w = rows.iter().map(|r| r.name.len() + r.unit.len() + 3).max().unwrap_or(10).max(10);
+    let name_w = rows
+        .iter()
+        .map(|r| r.name.len() + r.unit.len() + 3)
+        .max()
+        .unwrap_or(10)
+        .max(10);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -184,8 +189,14 @@ pub fn load_font(font: &Path) -> Result<(), String> {
     let bytes = fs::read(font).map_err(|e| format!("font {}: {e}", font.display()))?;
     // plotters keeps the font for the life of the process.
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes)
-        .map_err(|_| format!("font {}: not a usable TrueType/OpenType file", font.display()))
+    plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes).map_err(
+        |_| {
+            format!(
+                "font {}: not a usable TrueType/OpenType file",
+                font.display()
+            )
+        },
+    )
 }
 
 /// Draws one horizontal bar per row that has a ratio, on a log axis around 1x: green
@@ -193,8 +204,12 @@ pub fn load_font(font: &Path) -> Result<(), String> {
 /// marks the target ratio. `with_text` false draws no text at all (no font available).
 pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<(), String> {
     use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-    let bars: Vec<&Row> = rows.iter().filter(|r| r.ratio().is_some_and(|x| x > 0.0)).collect();
+    let bars: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.ratio().is_some_and(|x| x > 0.0))
+        .collect();
     if bars.is_empty() {
         return Err("no ratio to draw (both servers are needed)".into());
     }
@@ -204,12 +219,16 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
     let mut lo: f64 = 1.0;
     let mut hi: f64 = 1.0;
     for r in &bars {
-        for v in [r.ratio(), r.target.and_then(Target::ratio_mark)].into_iter().flatten() {
+        for v in [r.ratio(), r.target.and_then(Target::ratio_mark)]
+            .into_iter()
+            .flatten()
+        {
             lo = lo.min(v);
             hi = hi.max(v);
         }
     }
-    let (lo, hi) = (lo / 1.5, hi * 1.5);
+    // Room on the right for the value printed beside each bar.
+    let (lo, hi) = (lo / 1.5, hi * 2.5);
     let n = bars.len();
     let height = CHART_CHROME_H + CHART_ROW_H * n as u32;
     let root = BitMapBackend::new(path, (CHART_W, height)).into_drawing_area();
@@ -225,11 +244,17 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
         builder.x_label_area_size(10).y_label_area_size(10);
     }
     let mut chart = builder
-        .build_cartesian_2d((lo..hi).log_scale(), (0..n).into_segmented())
+        // n segments, one per bar; an integer range is inclusive in plotters.
+        .build_cartesian_2d((lo..hi).log_scale(), (0..n - 1).into_segmented())
         .map_err(|e| e.to_string())?;
-    let names: Vec<String> = bars.iter().map(|r| format!("{} ({})", r.name, r.unit)).collect();
+    let names: Vec<String> = bars
+        .iter()
+        .map(|r| format!("{} ({})", r.name, r.unit))
+        .collect();
+    // Bars are listed top-down in table order; the y axis counts bottom-up.
+    let slot = |i: usize| n - 1 - i;
     let y_fmt = |v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+        SegmentValue::CenterOf(i) => names.get(slot(*i)).cloned().unwrap_or_default(),
         _ => String::new(),
     };
     let x_fmt = |v: &f64| format!("{v:.2}x");
@@ -253,18 +278,34 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
             Some(false) => RGBColor(207, 34, 46),
             None => RGBColor(140, 140, 140),
         };
-        let (a, b) = if ratio >= 1.0 { (1.0, ratio) } else { (ratio, 1.0) };
+        let (a, b) = if ratio >= 1.0 {
+            (1.0, ratio)
+        } else {
+            (ratio, 1.0)
+        };
+        let y = slot(i);
         chart
             .draw_series(std::iter::once(Rectangle::new(
-                [(a, SegmentValue::Exact(i)), (b, SegmentValue::Exact(i + 1))],
+                [(a, SegmentValue::Exact(y)), (b, SegmentValue::Exact(y + 1))],
                 color.filled(),
             )))
             .map_err(|e| e.to_string())?;
         if let Some(t) = r.target.and_then(Target::ratio_mark) {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(t, SegmentValue::Exact(i)), (t, SegmentValue::Exact(i + 1))],
+                    vec![(t, SegmentValue::Exact(y)), (t, SegmentValue::Exact(y + 1))],
                     BLACK.stroke_width(3),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
+        if with_text {
+            let at = b.max(r.target.and_then(Target::ratio_mark).unwrap_or(b)) * 1.05;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{ratio:.2}x"),
+                    (at, SegmentValue::CenterOf(y)),
+                    TextStyle::from(("sans-serif", 13).into_font())
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
                 )))
                 .map_err(|e| e.to_string())?;
         }
@@ -285,7 +326,13 @@ mod tests {
     use super::*;
 
     fn row(herd: Option<f64>, zk: Option<f64>, target: Option<Target>) -> Row {
-        Row { name: "get ops/s c=1".into(), unit: "ops/s", herd, zookeeper: zk, target }
+        Row {
+            name: "get ops/s c=1".into(),
+            unit: "ops/s",
+            herd,
+            zookeeper: zk,
+            target,
+        }
     }
 
     #[test]
@@ -307,7 +354,13 @@ mod tests {
     fn csv_rows_and_quoting() {
         let rows = vec![
             row(Some(30.0), Some(10.0), Some(Target::RatioAtLeast(3.0))),
-            Row { name: "a,b".into(), unit: "s", herd: None, zookeeper: Some(2.5), target: None },
+            Row {
+                name: "a,b".into(),
+                unit: "s",
+                herd: None,
+                zookeeper: Some(2.5),
+                target: None,
+            },
         ];
         let text = csv(&rows);
         let lines: Vec<&str> = text.lines().collect();

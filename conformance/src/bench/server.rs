@@ -273,14 +273,19 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 /// shows how much other load shared the cores during a phase.
 pub fn machine_busy_ticks() -> io::Result<u64> {
     let stat = fs::read_to_string("/proc/stat")?;
-    parse_busy_ticks(&stat).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/stat"))
+    parse_busy_ticks(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/stat"))
 }
 
 /// `cpu  user nice system idle iowait irq softirq steal ...`: everything but idle and
 /// iowait. guest time is already inside user, so the fields after steal are left out.
 pub fn parse_busy_ticks(stat: &str) -> Option<u64> {
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let f: Vec<u64> = line.split_whitespace().take(8).map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     let [user, nice, system, _idle, _iowait, irq, softirq, steal] = <[u64; 8]>::try_from(f).ok()?;
     Some(user + nice + system + irq + softirq + steal)
 }
