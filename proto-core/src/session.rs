@@ -52,9 +52,12 @@ pub struct SessionRef(u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionsFull;
 
-/// Bounded table of live sessions in caller-provided slots.
+/// Bounded table of live sessions in caller-provided slots, with an id → slot index.
 pub struct SessionTable<'s> {
     slots: &'s mut [SessionSlot],
+    /// Open addressing, linear probing: slot index + 1, 0 for empty. A power of two at least
+    /// twice the slot count, so probes stay short.
+    index: &'s mut [u32],
     /// Slots in use (free ones are found by scanning from `hint`).
     live: u32,
     hint: u32,
@@ -64,9 +67,83 @@ pub struct SessionTable<'s> {
 }
 
 impl<'s> SessionTable<'s> {
-    /// A table over `slots` (all [`SessionSlot::EMPTY`]); deadlines round to `tick_ms`.
-    pub fn new(slots: &'s mut [SessionSlot], tick_ms: u32) -> Self {
-        SessionTable { slots, live: 0, hint: 0, tick_ms: u64::from(tick_ms.max(1)), next_deadline: None }
+    /// Index slots for a table of `sessions` slots.
+    pub const fn index_slots(sessions: usize) -> usize {
+        (sessions.saturating_mul(2)).next_power_of_two()
+    }
+
+    /// A table over `slots` (all [`SessionSlot::EMPTY`]) and a zeroed `index` of
+    /// [`SessionTable::index_slots`] entries; deadlines round to `tick_ms`. Only as many
+    /// slots as half the index are used.
+    pub fn new(slots: &'s mut [SessionSlot], index: &'s mut [u32], tick_ms: u32) -> Self {
+        debug_assert!(index.len().is_power_of_two() || index.is_empty());
+        let usable = slots.len().min(index.len() / 2);
+        let slots = &mut slots[..usable];
+        SessionTable { slots, index, live: 0, hint: 0, tick_ms: u64::from(tick_ms.max(1)), next_deadline: None }
+    }
+
+    fn home(&self, id: i64) -> usize {
+        // Fibonacci hashing; ids differ mostly in their low bits.
+        let h = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 32) as usize & (self.index.len().wrapping_sub(1))
+    }
+
+    /// The index position holding `id`, if any.
+    fn probe(&self, id: i64) -> Option<usize> {
+        if self.index.is_empty() {
+            return None;
+        }
+        let mask = self.index.len() - 1;
+        let mut at = self.home(id);
+        for _ in 0..self.index.len() {
+            let entry = *self.index.get(at)?;
+            let slot = entry.checked_sub(1)?;
+            if self.slots.get(slot as usize).is_some_and(|s| s.flags & IN_USE != 0 && s.id == id) {
+                return Some(at);
+            }
+            at = (at + 1) & mask;
+        }
+        None
+    }
+
+    fn index_insert(&mut self, id: i64, slot: u32) {
+        let mask = self.index.len().wrapping_sub(1);
+        let mut at = self.home(id);
+        // There is always a free entry: at most half the index is in use.
+        for _ in 0..self.index.len() {
+            match self.index.get_mut(at) {
+                Some(e) if *e == 0 => {
+                    *e = slot + 1;
+                    return;
+                }
+                Some(_) => at = (at + 1) & mask,
+                None => return,
+            }
+        }
+    }
+
+    /// Removes the entry at `at`, shifting later entries of the probe run back.
+    fn index_remove(&mut self, mut at: usize) {
+        let mask = self.index.len().wrapping_sub(1);
+        let mut next = (at + 1) & mask;
+        loop {
+            let entry = self.index.get(next).copied().unwrap_or(0);
+            let Some(slot) = entry.checked_sub(1) else { break };
+            let id = self.slots.get(slot as usize).map_or(0, |s| s.id);
+            let home = self.home(id);
+            // Move `next` back to `at` unless its home lies cyclically in (at, next].
+            let stays = if at <= next { home > at && home <= next } else { home > at || home <= next };
+            if !stays {
+                if let Some(e) = self.index.get_mut(at) {
+                    *e = entry;
+                }
+                at = next;
+            }
+            next = (next + 1) & mask;
+        }
+        if let Some(e) = self.index.get_mut(at) {
+            *e = 0;
+        }
     }
 
     /// Number of live sessions.
@@ -84,10 +161,9 @@ impl<'s> SessionTable<'s> {
         if id.0 == 0 {
             return None;
         }
-        self.slots
-            .iter()
-            .position(|s| s.flags & IN_USE != 0 && s.id == id.0)
-            .map(|i| SessionRef(i as u32))
+        let at = self.probe(id.0)?;
+        let slot = self.index.get(at)?.checked_sub(1)?;
+        Some(SessionRef(slot))
     }
 
     fn slot(&self, r: SessionRef) -> Option<&SessionSlot> {
@@ -157,6 +233,7 @@ impl<'s> SessionTable<'s> {
         };
         self.hint = i + 1;
         self.live += 1;
+        self.index_insert(id.0, i);
         let r = SessionRef(i);
         self.touch(now, r);
         Ok(r)
@@ -164,6 +241,10 @@ impl<'s> SessionTable<'s> {
 
     /// Removes a session (closeSession txn applied).
     pub fn remove(&mut self, r: SessionRef) {
+        let id = self.id(r).0;
+        if let Some(at) = self.probe(id) {
+            self.index_remove(at);
+        }
         if let Some(s) = self.slot_mut(r) {
             *s = SessionSlot::EMPTY;
             self.live -= 1;
@@ -267,7 +348,8 @@ mod tests {
     #[test]
     fn expiry_is_bucketed_to_ticks() {
         let mut slots = [SessionSlot::EMPTY; 4];
-        let mut t = SessionTable::new(&mut slots, 2000);
+        let mut index = [0u32; 8];
+        let mut t = SessionTable::new(&mut slots, &mut index, 2000);
         let r = t.insert(Instant(1000), SessionId(7), [1; 16], 4000).unwrap();
         // 1000 + 4000 = 5000 → next tick boundary after it is 6000.
         assert_eq!(t.next_deadline(), Some(Instant(6000)));
@@ -290,12 +372,35 @@ mod tests {
     #[test]
     fn full_table_is_an_error() {
         let mut slots = [SessionSlot::EMPTY; 1];
-        let mut t = SessionTable::new(&mut slots, 2000);
+        let mut index = [0u32; 2];
+        let mut t = SessionTable::new(&mut slots, &mut index, 2000);
         t.insert(Instant(0), SessionId(1), [0; 16], 4000).unwrap();
         assert_eq!(t.insert(Instant(0), SessionId(2), [0; 16], 4000), Err(SessionsFull));
         let r = t.find(SessionId(1)).unwrap();
         t.remove(r);
         assert!(t.insert(Instant(0), SessionId(2), [0; 16], 4000).is_ok());
+    }
+
+    #[test]
+    fn index_finds_every_live_session_through_removals() {
+        extern crate std;
+        let mut slots = [SessionSlot::EMPTY; 64];
+        let mut index = [0u32; 128];
+        let mut t = SessionTable::new(&mut slots, &mut index, 2000);
+        // Ids that collide in their low bits, as ids of one server do.
+        let ids: std::vec::Vec<i64> = (0..64).map(|i| (1i64 << 56) | (i << 16) | 1).collect();
+        for &id in &ids {
+            t.insert(Instant(0), SessionId(id), [0; 16], 4000).unwrap();
+        }
+        assert!(t.insert(Instant(0), SessionId(7), [0; 16], 4000).is_err());
+        for (n, &id) in ids.iter().enumerate().filter(|(n, _)| n % 3 == 0) {
+            let r = t.find(SessionId(id)).unwrap_or_else(|| panic!("{n} missing"));
+            t.remove(r);
+        }
+        for (n, &id) in ids.iter().enumerate() {
+            assert_eq!(t.find(SessionId(id)).is_some(), n % 3 != 0, "session {n}");
+        }
+        assert_eq!(t.len(), 64 - 22);
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub fn build_server(limits: Limits, cfg: ServerConfig, now: Now) -> io::Result<S
             sessions: alloc::<EphemeralSlot>(sizes.ephemeral_sessions, "ephemeral owner table")?,
         },
         sessions: alloc::<SessionSlot>(sizes.sessions, "session table")?,
+        session_index: alloc::<u32>(sizes.session_index, "session index")?,
         watch_slots: alloc::<WatchSlot>(sizes.watch_slots, "watch table")?,
         watch_index: alloc::<u32>(sizes.watch_index, "watch index")?,
         watch_bytes: alloc::<u8>(sizes.watch_bytes, "watch path arena")?,

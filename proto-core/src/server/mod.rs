@@ -154,6 +154,8 @@ pub struct ServerStorage<'s> {
     pub tree: TreeStorage<'s>,
     /// Session slots (`sessions_max`).
     pub sessions: &'s mut [SessionSlot],
+    /// Session id index, zeroed.
+    pub session_index: &'s mut [u32],
     /// Watch slots (`watches_max`).
     pub watch_slots: &'s mut [WatchSlot],
     /// Watch path index, zeroed.
@@ -193,6 +195,8 @@ pub struct StorageSizes {
     pub ephemeral_sessions: usize,
     /// `sessions`.
     pub sessions: usize,
+    /// `session_index`.
+    pub session_index: usize,
     /// `watch_slots`.
     pub watch_slots: usize,
     /// `watch_index`.
@@ -220,6 +224,7 @@ impl ServerStorage<'_> {
             acls: limits.acl_lists_max as usize,
             ephemeral_sessions: TreeStorage::session_slots(limits.sessions_max),
             sessions: limits.sessions_max as usize,
+            session_index: SessionTable::index_slots(limits.sessions_max as usize),
             // One record per watch, per watched path and per watching connection.
             watch_slots: watch_slots,
             watch_index: watch_slots.next_power_of_two(),
@@ -324,7 +329,7 @@ impl<'s> Server<'s> {
     /// Builds a server over `storage` (every table empty, zeroed where documented).
     pub fn new(storage: ServerStorage<'s>, limits: Limits, cfg: ServerConfig, now: Now) -> Result<Self, InitError> {
         let tree = Tree::new(storage.tree).map_err(|_| InitError::TreeTooSmall)?;
-        let sessions = SessionTable::new(storage.sessions, cfg.tick_ms);
+        let sessions = SessionTable::new(storage.sessions, storage.session_index, cfg.tick_ms);
         let watches = WatchTable::new(storage.watch_slots, storage.watch_index, ByteArena::new(storage.watch_bytes));
         Ok(Server {
             ids: SessionIdGen::new(cfg.server_id, now.wall_ms),

@@ -76,6 +76,7 @@ fn server() -> Server<'static> {
             sessions: vec![EphemeralSlot::EMPTY; s.ephemeral_sessions].leak(),
         },
         sessions: vec![SessionSlot::EMPTY; s.sessions].leak(),
+        session_index: vec![0u32; s.session_index].leak(),
         watch_slots: vec![WatchSlot::EMPTY; s.watch_slots].leak(),
         watch_index: vec![0u32; s.watch_index].leak(),
         watch_bytes: leak_u8(s.watch_bytes),
