@@ -275,3 +275,22 @@ def test_not_whitelisted(restricted_server, word):
 def test_restricted_whitelist_allows_listed_and_srvr(restricted_server):
     assert restricted_server.four_letter("ruok") == "imok"
     assert "Mode: standalone" in restricted_server.four_letter("srvr")
+
+
+def test_idle_server_counts_the_asking_connection(server_factory):
+    """On a server with no clients, the connection asking a word is itself a connection: one
+    packet received, listed by cons/stat in the brief form, counted by srvr."""
+    fresh = server_factory()
+    srvr = fresh.four_letter("srvr")
+    assert "Connections: 1\n" in srvr, srvr
+    received = int(re.search(r"^Received: (\d+)$", srvr, re.M).group(1))
+    assert received >= 1
+    lines = [l for l in fresh.four_letter("cons").splitlines() if l.strip()]
+    assert len(lines) == 1 and re.fullmatch(r" /127\.0\.0\.1:\d+\[0\]\(queued=0,recved=1,sent=0\)", lines[0]), lines
+    stat = fresh.four_letter("stat")
+    clients = stat.split("Clients:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(clients) == 1 and "recved=1,sent=0" in clients[0], stat
+    # Each word counts as a packet in, and its answer as a packet out, on later words.
+    later = fresh.four_letter("srvr")
+    assert int(re.search(r"^Received: (\d+)$", later, re.M).group(1)) > received
+    assert int(re.search(r"^Sent: (\d+)$", later, re.M).group(1)) >= 1

@@ -38,108 +38,8 @@ pub fn full_version() -> String {
     )
 }
 
-/// The words ZooKeeper 3.8 recognizes as the first four bytes of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FourLetterWord {
-    /// Configuration.
-    Conf,
-    /// Connections in full detail.
-    Cons,
-    /// Reset connection statistics.
-    Crst,
-    /// Snapshot and log directory sizes.
-    Dirs,
-    /// Sessions, ephemerals and connection expiry.
-    Dump,
-    /// Environment.
-    Envi,
-    /// Get the trace mask.
-    Gtmk,
-    /// Liveness: `imok`.
-    Ruok,
-    /// Set the trace mask (followed by an 8-byte mask).
-    Stmk,
-    /// Server statistics.
-    Srvr,
-    /// Reset server statistics.
-    Srst,
-    /// Server statistics plus brief connections.
-    Stat,
-    /// Watches by session.
-    Wchc,
-    /// Watches by path.
-    Wchp,
-    /// Watch summary.
-    Wchs,
-    /// Monitoring values, tab separated.
-    Mntr,
-    /// Read-only or read-write.
-    Isro,
-    /// Tree digests by zxid.
-    Hash,
-}
-
-impl FourLetterWord {
-    /// Every word, in ZooKeeper's `FourLetterCommands` order.
-    pub const ALL: [FourLetterWord; 18] = [
-        FourLetterWord::Conf,
-        FourLetterWord::Cons,
-        FourLetterWord::Crst,
-        FourLetterWord::Dirs,
-        FourLetterWord::Dump,
-        FourLetterWord::Envi,
-        FourLetterWord::Gtmk,
-        FourLetterWord::Ruok,
-        FourLetterWord::Stmk,
-        FourLetterWord::Srvr,
-        FourLetterWord::Srst,
-        FourLetterWord::Stat,
-        FourLetterWord::Wchc,
-        FourLetterWord::Wchp,
-        FourLetterWord::Wchs,
-        FourLetterWord::Mntr,
-        FourLetterWord::Isro,
-        FourLetterWord::Hash,
-    ];
-
-    /// The word as sent and as named in `4lw.commands.whitelist`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FourLetterWord::Conf => "conf",
-            FourLetterWord::Cons => "cons",
-            FourLetterWord::Crst => "crst",
-            FourLetterWord::Dirs => "dirs",
-            FourLetterWord::Dump => "dump",
-            FourLetterWord::Envi => "envi",
-            FourLetterWord::Gtmk => "gtmk",
-            FourLetterWord::Ruok => "ruok",
-            FourLetterWord::Stmk => "stmk",
-            FourLetterWord::Srvr => "srvr",
-            FourLetterWord::Srst => "srst",
-            FourLetterWord::Stat => "stat",
-            FourLetterWord::Wchc => "wchc",
-            FourLetterWord::Wchp => "wchp",
-            FourLetterWord::Wchs => "wchs",
-            FourLetterWord::Mntr => "mntr",
-            FourLetterWord::Isro => "isro",
-            FourLetterWord::Hash => "hash",
-        }
-    }
-
-    /// The word whose bytes are the first four of a connection, if any: those bytes are
-    /// otherwise a frame length (ZooKeeper compares the length prefix, case-sensitively).
-    pub fn from_prefix(bytes: [u8; 4]) -> Option<FourLetterWord> {
-        FourLetterWord::ALL
-            .into_iter()
-            .find(|w| w.as_str().as_bytes() == bytes)
-    }
-}
-
-impl fmt::Display for FourLetterWord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The four-letter words, as the core's codec recognises them on a new connection.
+pub use proto_core::jute::FourLetterWord;
 
 /// Whether `word` may run under `whitelist` (config `4lw.commands.whitelist`): `*` allows
 /// every word, and `srvr` is always allowed (zkServer.sh status depends on it).
@@ -1870,18 +1770,18 @@ mod tests {
     #[test]
     fn four_letter_prefixes() {
         assert_eq!(
-            FourLetterWord::from_prefix(*b"ruok"),
+            FourLetterWord::from_bytes(*b"ruok"),
             Some(FourLetterWord::Ruok)
         );
         assert_eq!(
-            FourLetterWord::from_prefix(*b"mntr"),
+            FourLetterWord::from_bytes(*b"mntr"),
             Some(FourLetterWord::Mntr)
         );
-        assert_eq!(FourLetterWord::from_prefix(*b"RUOK"), None);
-        assert_eq!(FourLetterWord::from_prefix([0, 0, 0, 44]), None);
+        assert_eq!(FourLetterWord::from_bytes(*b"RUOK"), None);
+        assert_eq!(FourLetterWord::from_bytes([0, 0, 0, 44]), None);
         for w in FourLetterWord::ALL {
             let b: [u8; 4] = w.as_str().as_bytes().try_into().unwrap();
-            assert_eq!(FourLetterWord::from_prefix(b), Some(w));
+            assert_eq!(FourLetterWord::from_bytes(b), Some(w));
         }
     }
 

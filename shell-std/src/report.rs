@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use proto_core::jute::FourLetterWord as CoreWord;
 use proto_core::server::{ConnState, Server};
 
 use crate::config::{ConfFacts, Config};
@@ -27,13 +26,10 @@ pub fn four_letter(
     out: &Outputs,
     config: &Config,
     whitelist: &[String],
-    word: CoreWord,
-    _peer: SocketAddr,
+    word: FourLetterWord,
+    peer: SocketAddr,
     clock: &Clock,
 ) -> String {
-    let Some(word) = FourLetterWord::from_prefix(word.as_str().as_bytes().try_into().unwrap_or([0; 4])) else {
-        return String::new();
-    };
     if !fourlw::whitelisted(word.as_str(), whitelist) {
         return fourlw::not_whitelisted(word.as_str());
     }
@@ -60,6 +56,11 @@ pub fn four_letter(
         r.last_response_ms = now.wall_ms.saturating_sub(now.instant.since(stats.last_response) as i64) as u64;
         connections.push(r);
     }
+    // ZooKeeper lists the asking connection too: it is a connection that has received one
+    // packet (the word) and sent nothing yet.
+    let mut asking = ConnReport::new(peer);
+    asking.recved = 1;
+    connections.push(asking);
     let watches = server.watches();
     let summary = watches.data_watch_stats();
     let watches_by_session: Vec<(u64, Vec<String>)> = watches
@@ -86,9 +87,10 @@ pub fn four_letter(
     let mut report = ServerReport {
         version: fourlw::full_version(),
         serving: true,
-        packets_received: out.conns.values().map(|c| c.received).sum::<u64>() + server.stats().packets_received,
-        packets_sent: server.stats().packets_sent + out.conns.values().map(|c| c.sent).sum::<u64>(),
-        alive_connections: u64::from(server.connections().open_count()),
+        // Each word, this one included, is a packet received; earlier answers were sent.
+        packets_received: server.stats().packets_received + out.four_letter_words + 1,
+        packets_sent: out.frames_sent + out.four_letter_words,
+        alive_connections: u64::from(server.connections().open_count()) + 1,
         last_zxid: server.last_zxid().0,
         // ZooKeeper's node map holds the root under both "/" and "", so it counts one more.
         node_count: u64::from(tree.znode_count()) + 1,

@@ -112,6 +112,10 @@ pub struct Outputs {
     pub txns_since_snapshot: u64,
     /// Bytes of the last/min/max reply.
     pub reply_sizes: (i64, i64, i64),
+    /// Frames handed to writers since start.
+    pub frames_sent: u64,
+    /// Four-letter words answered since start (ZooKeeper counts each as a packet each way).
+    pub four_letter_words: u64,
 }
 
 impl Outputs {
@@ -163,6 +167,7 @@ impl Effects for Outputs {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.sent += 1;
         }
+        self.frames_sent += 1;
         self.push(conn, after, Held::Frame(frame.to_vec()));
     }
 
@@ -264,6 +269,8 @@ async fn core_loop(
         writer,
         txns_since_snapshot: 0,
         reply_sizes: (-1, -1, -1),
+        frames_sent: 0,
+        four_letter_words: 0,
     };
     let mut snapshots = Snapshotter::new(PathBuf::from(&config.data_dir), &config);
     let whitelist = config.four_letter_words.clone();
@@ -344,6 +351,7 @@ fn handle_event(
         }
         Event::FourLetter { word, addr, reply } => {
             let text = report::four_letter(server, out, config, whitelist, word, addr, clock);
+            out.four_letter_words += 1;
             let _ = reply.try_send(text);
         }
         Event::Durable(Ok(zxid)) => {
