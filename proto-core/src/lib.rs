@@ -9,9 +9,11 @@
 
 pub mod acl;
 pub mod arena;
+pub mod election;
 pub mod ids;
 pub mod jute;
 pub mod limits;
+pub mod quorum;
 pub mod server;
 pub mod session;
 pub mod stat;
