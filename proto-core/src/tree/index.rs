@@ -93,6 +93,16 @@ impl<'s> ChildIndex<'s> {
         None
     }
 
+    /// Loads the home slot of every hash in `hashes`, back to back, so their cache misses
+    /// overlap instead of each stalling a later lookup in turn. Returns a value only so the
+    /// loads cannot be optimized away; it means nothing.
+    pub(super) fn touch(&self, hashes: &[u32]) -> u32 {
+        if !self.usable {
+            return 0;
+        }
+        hashes.iter().fold(0, |acc, &hash| acc ^ self.slots.get((hash & self.mask) as usize).copied().unwrap_or(NONE))
+    }
+
     /// Adds `node` (not yet present) under `hash`; the caller keeps entries within capacity.
     pub(super) fn insert(&mut self, node: u32, hash: u32) {
         if !self.usable {

@@ -82,21 +82,6 @@ pub(crate) fn invalid_data(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-/// Reads until `buf` is full or the reader ends; returns how many bytes were read.
-pub(crate) fn read_full<R: io::Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        let rest = buf.get_mut(got..).unwrap_or_default();
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
 #[cfg(test)]
 pub(crate) mod test_dir {
     //! A scratch directory per test, removed on drop.

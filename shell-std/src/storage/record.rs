@@ -9,6 +9,7 @@
 use std::fmt;
 use std::io::{self, Read};
 
+
 /// Largest payload accepted in one record: a znode's data is at most 1 MiB (ZooKeeper's
 /// `jute.maxbuffer`), and a multi or a snapshot record adds paths and metadata around it.
 pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
@@ -95,7 +96,7 @@ impl FrameHeader {
     }
 }
 
-/// What [`read_header`] found.
+/// What [`RecordReader::read_header`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeaderRead {
     /// A complete header.
@@ -104,16 +105,6 @@ pub enum HeaderRead {
     End,
     /// The reader ended after this many header bytes (1..16).
     Short(usize),
-}
-
-/// Reads one frame header.
-pub fn read_header<R: Read>(r: &mut R) -> io::Result<HeaderRead> {
-    let mut b = [0u8; FRAME_HEADER_BYTES];
-    Ok(match super::read_full(r, &mut b)? {
-        0 => HeaderRead::End,
-        FRAME_HEADER_BYTES => HeaderRead::Full(FrameHeader::decode(&b)),
-        got => HeaderRead::Short(got),
-    })
 }
 
 /// Why a record could not be read.
@@ -163,51 +154,177 @@ impl fmt::Display for BadRecord {
     }
 }
 
-/// What [`read_record`] found.
+/// What [`RecordReader::next_record`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordRead {
-    /// A valid record; its payload is in the caller's buffer.
-    Record(FrameHeader),
+pub enum Frame<'a> {
+    /// A valid record and its payload.
+    Record(FrameHeader, &'a [u8]),
     /// A clean end of input between records.
     End,
     /// An invalid record; the reader's position is unspecified afterwards.
     Bad(BadRecord),
 }
 
-/// Reads the payload of `header` into `buf` (cleared first); `false` if the input ended early.
-pub fn read_payload<R: Read>(
-    r: &mut R,
-    header: &FrameHeader,
-    buf: &mut Vec<u8>,
-) -> io::Result<bool> {
-    buf.clear();
-    let want = u64::from(header.len);
-    // `take` bounds the read, so a garbage length never allocates more than the file holds.
-    let got = r.by_ref().take(want).read_to_end(buf)?;
-    Ok(got as u64 == want)
+/// Reads framed records through one large buffer and hands out payloads in place: no copy
+/// and no allocation per record, and one `read` call per buffer-full rather than per record.
+///
+/// The buffer grows only for a record larger than it (bounded by [`MAX_RECORD_BYTES`],
+/// checked before any payload is buffered).
+pub struct RecordReader<R> {
+    inner: R,
+    /// Storage; the unread bytes are `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The inner reader has returned 0.
+    eof: bool,
 }
 
-/// Reads and checks one record: bounded length, complete payload, matching CRC.
-pub fn read_record<R: Read>(r: &mut R, buf: &mut Vec<u8>) -> io::Result<RecordRead> {
-    let header = match read_header(r)? {
-        HeaderRead::End => return Ok(RecordRead::End),
-        HeaderRead::Short(got) => return Ok(RecordRead::Bad(BadRecord::ShortHeader { got })),
-        HeaderRead::Full(h) => h,
-    };
-    if header.len as usize > MAX_RECORD_BYTES {
-        return Ok(RecordRead::Bad(BadRecord::TooLong { len: header.len }));
+impl<R: Read> RecordReader<R> {
+    /// Wraps `inner` with a buffer of `capacity` bytes (at least one frame header).
+    pub fn new(inner: R, capacity: usize) -> RecordReader<R> {
+        RecordReader {
+            inner,
+            buf: vec![0; capacity.max(FRAME_HEADER_BYTES)],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
     }
-    if !read_payload(r, &header, buf)? {
-        let got = buf.len() as u64;
-        return Ok(RecordRead::Bad(BadRecord::ShortPayload {
-            len: header.len,
-            got,
-        }));
+
+    /// Buffers at least `want` unread bytes unless the input ends first; returns how many
+    /// unread bytes are buffered.
+    fn fill(&mut self, want: usize) -> io::Result<usize> {
+        if self.end - self.start >= want || self.eof {
+            return Ok(self.end - self.start);
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        while self.end < want {
+            let free = self.buf.get_mut(self.end..).unwrap_or_default();
+            match self.inner.read(free) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.end - self.start)
     }
-    if record_crc(header.zxid, buf) != header.crc {
-        return Ok(RecordRead::Bad(BadRecord::BadCrc { len: header.len }));
+
+    /// Takes the next `n` buffered bytes (the caller checked they are there).
+    fn take(&mut self, n: usize) -> &[u8] {
+        let from = self.start;
+        self.start = (from + n).min(self.end);
+        self.buf.get(from..self.start).unwrap_or_default()
     }
-    Ok(RecordRead::Record(header))
+
+    /// Reads until `out` is full or the input ends; returns how many bytes were read.
+    pub fn read_full(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let got = self.fill(out.len())?.min(out.len());
+        let bytes = self.take(got);
+        if let Some(dst) = out.get_mut(..got) {
+            dst.copy_from_slice(bytes);
+        }
+        Ok(got)
+    }
+
+    /// Reads one frame header.
+    pub fn read_header(&mut self) -> io::Result<HeaderRead> {
+        let got = self.fill(FRAME_HEADER_BYTES)?;
+        if got == 0 {
+            return Ok(HeaderRead::End);
+        }
+        let bytes = self.take(FRAME_HEADER_BYTES.min(got));
+        Ok(match <&[u8; FRAME_HEADER_BYTES]>::try_from(bytes) {
+            Ok(head) => HeaderRead::Full(FrameHeader::decode(head)),
+            Err(_) => HeaderRead::Short(got),
+        })
+    }
+
+    /// Reads the payload of `header` (whose length the caller bounded by
+    /// [`MAX_RECORD_BYTES`]): `Ok(payload)`, or `Err(bytes present)` if the input ended early.
+    pub fn read_payload(&mut self, header: &FrameHeader) -> io::Result<Result<&[u8], u64>> {
+        let want = header.len as usize;
+        let got = self.fill(want)?;
+        if got < want {
+            self.take(got);
+            return Ok(Err(got as u64));
+        }
+        Ok(Ok(self.take(want)))
+    }
+
+    /// Reads and checks one record: bounded length, complete payload, matching CRC.
+    pub fn next_record(&mut self) -> io::Result<Frame<'_>> {
+        let header = match self.read_header()? {
+            HeaderRead::End => return Ok(Frame::End),
+            HeaderRead::Short(got) => return Ok(Frame::Bad(BadRecord::ShortHeader { got })),
+            HeaderRead::Full(h) => h,
+        };
+        if header.len as usize > MAX_RECORD_BYTES {
+            return Ok(Frame::Bad(BadRecord::TooLong { len: header.len }));
+        }
+        let payload = match self.read_payload(&header)? {
+            Ok(payload) => payload,
+            Err(got) => return Ok(Frame::Bad(BadRecord::ShortPayload { len: header.len, got })),
+        };
+        if record_crc(header.zxid, payload) != header.crc {
+            return Ok(Frame::Bad(BadRecord::BadCrc { len: header.len }));
+        }
+        Ok(Frame::Record(header, payload))
+    }
+
+    /// The payloads of the complete frames already buffered after the current position, in
+    /// order, unchecked (no CRC): for read-ahead hints only, never for data. Stops at the
+    /// first incomplete frame or at a length above [`MAX_RECORD_BYTES`].
+    pub fn buffered_payloads(&self) -> BufferedPayloads<'_> {
+        BufferedPayloads {
+            rest: self.buf.get(self.start..self.end).unwrap_or_default(),
+        }
+    }
+
+    /// Reads the input to its end; true if every byte left is zero.
+    pub fn rest_is_zero(&mut self) -> io::Result<bool> {
+        loop {
+            let got = self.fill(1)?;
+            if got == 0 {
+                return Ok(true);
+            }
+            let free_all = self.end - self.start;
+            if self.take(free_all).iter().any(|b| *b != 0) {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Iterator of [`RecordReader::buffered_payloads`].
+pub struct BufferedPayloads<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for BufferedPayloads<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let head = <&[u8; FRAME_HEADER_BYTES]>::try_from(self.rest.get(..FRAME_HEADER_BYTES)?).ok()?;
+        let len = FrameHeader::decode(head).len as usize;
+        if len > MAX_RECORD_BYTES {
+            return None;
+        }
+        let payload = self.rest.get(FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + len)?;
+        self.rest = self.rest.get(FRAME_HEADER_BYTES + len..).unwrap_or_default();
+        Some(payload)
+    }
 }
 
 /// Checks whether a valid record with a zxid above `after_zxid` starts at `bytes[0]` and fits
@@ -249,21 +366,32 @@ mod tests {
         assert_eq!(out, RECORD_1_AB);
     }
 
+    /// Reads one record from `bytes` with a small buffer.
+    fn read_one(bytes: &[u8]) -> Frame<'static> {
+        let mut r = RecordReader::new(bytes, 4);
+        match r.next_record().unwrap() {
+            Frame::Record(h, p) => Frame::Record(h, p.to_vec().leak()),
+            Frame::End => Frame::End,
+            Frame::Bad(reason) => Frame::Bad(reason),
+        }
+    }
+
     #[test]
     fn decodes_fixed_bytes() {
-        let mut buf = Vec::new();
-        let mut r = &RECORD_1_AB[..];
-        let read = read_record(&mut r, &mut buf).unwrap();
+        let mut r = RecordReader::new(&RECORD_1_AB[..], 64);
         assert_eq!(
-            read,
-            RecordRead::Record(FrameHeader {
-                len: 2,
-                crc: 0xd312_59da,
-                zxid: 1
-            })
+            r.next_record().unwrap(),
+            Frame::Record(
+                FrameHeader {
+                    len: 2,
+                    crc: 0xd312_59da,
+                    zxid: 1
+                },
+                b"ab"
+            )
         );
-        assert_eq!(buf, b"ab");
-        assert_eq!(read_record(&mut r, &mut buf).unwrap(), RecordRead::End);
+        assert_eq!(r.next_record().unwrap(), Frame::End);
+        assert_eq!(r.next_record().unwrap(), Frame::End, "the end stays the end");
         assert!(valid_record_at(&RECORD_1_AB, 0));
         assert!(
             !valid_record_at(&RECORD_1_AB, 1),
@@ -273,34 +401,114 @@ mod tests {
 
     #[test]
     fn truncated_and_corrupt_records_are_reported() {
-        let mut buf = Vec::new();
-        let mut r = &RECORD_1_AB[..5];
         assert_eq!(
-            read_record(&mut r, &mut buf).unwrap(),
-            RecordRead::Bad(BadRecord::ShortHeader { got: 5 })
+            read_one(&RECORD_1_AB[..5]),
+            Frame::Bad(BadRecord::ShortHeader { got: 5 })
         );
-        let mut r = &RECORD_1_AB[..17];
         assert_eq!(
-            read_record(&mut r, &mut buf).unwrap(),
-            RecordRead::Bad(BadRecord::ShortPayload { len: 2, got: 1 })
+            read_one(&RECORD_1_AB[..17]),
+            Frame::Bad(BadRecord::ShortPayload { len: 2, got: 1 })
+        );
+        assert_eq!(
+            read_one(&RECORD_1_AB[..16]),
+            Frame::Bad(BadRecord::ShortPayload { len: 2, got: 0 })
         );
         let mut bad = RECORD_1_AB;
         bad[17] ^= 1;
-        let mut r = &bad[..];
-        assert_eq!(
-            read_record(&mut r, &mut buf).unwrap(),
-            RecordRead::Bad(BadRecord::BadCrc { len: 2 })
-        );
+        assert_eq!(read_one(&bad), Frame::Bad(BadRecord::BadCrc { len: 2 }));
         assert!(!valid_record_at(&bad, 0));
         let mut long = RECORD_1_AB;
         long[0..4].copy_from_slice(&(MAX_RECORD_BYTES as u32 + 1).to_le_bytes());
-        let mut r = &long[..];
         assert_eq!(
-            read_record(&mut r, &mut buf).unwrap(),
-            RecordRead::Bad(BadRecord::TooLong {
+            read_one(&long),
+            Frame::Bad(BadRecord::TooLong {
                 len: MAX_RECORD_BYTES as u32 + 1
             })
         );
+    }
+
+    /// A reader that hands out at most `step` bytes per call, like a slow file.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn records_larger_than_the_buffer_and_split_reads_come_out_whole() {
+        let payloads: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; usize::from(i) * 7]).collect();
+        let mut file = b"HEAD".to_vec();
+        for (i, p) in payloads.iter().enumerate() {
+            encode_record(i as u64 + 1, p, &mut file).unwrap();
+        }
+        file.extend_from_slice(&[0, 0, 0]);
+        for (capacity, step) in [(16, 1), (16, 5), (40, 3), (1000, 7), (1 << 16, 1 << 16)] {
+            let mut r = RecordReader::new(Trickle { bytes: &file, step }, capacity);
+            let mut head = [0u8; 4];
+            assert_eq!(r.read_full(&mut head).unwrap(), 4);
+            assert_eq!(&head, b"HEAD");
+            for (i, p) in payloads.iter().enumerate() {
+                match r.next_record().unwrap() {
+                    Frame::Record(h, got) => {
+                        assert_eq!((h.zxid, got), (i as u64 + 1, &p[..]), "cap {capacity} step {step}");
+                    }
+                    other => panic!("record {i}: {other:?} (cap {capacity} step {step})"),
+                }
+            }
+            assert_eq!(
+                r.next_record().unwrap(),
+                Frame::Bad(BadRecord::ShortHeader { got: 3 }),
+                "cap {capacity} step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn buffered_payloads_list_complete_frames_only() {
+        let mut file = Vec::new();
+        for z in 1..=3u64 {
+            encode_record(z, &[z as u8; 10], &mut file).unwrap();
+        }
+        // The third frame is cut short.
+        file.truncate(file.len() - 1);
+        let mut r = RecordReader::new(&file[..], 1024);
+        assert!(matches!(r.next_record().unwrap(), Frame::Record(h, _) if h.zxid == 1));
+        let ahead: Vec<&[u8]> = r.buffered_payloads().collect();
+        assert_eq!(ahead, vec![&[2u8; 10][..]]);
+        assert!(matches!(r.next_record().unwrap(), Frame::Record(h, _) if h.zxid == 2));
+        assert_eq!(r.buffered_payloads().count(), 0);
+
+        // An impossible length ends the read-ahead instead of running past the buffer.
+        let mut long = RECORD_1_AB.to_vec();
+        long.extend_from_slice(&RECORD_1_AB);
+        long[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut r = RecordReader::new(&long[..], 1024);
+        assert!(matches!(r.next_record().unwrap(), Frame::Record(..)));
+        assert_eq!(r.buffered_payloads().count(), 0);
+    }
+
+    #[test]
+    fn rest_is_zero_sees_buffered_and_unread_bytes() {
+        let mut zeros = vec![0u8; 100];
+        let mut r = RecordReader::new(Trickle { bytes: &zeros, step: 7 }, 16);
+        assert!(r.rest_is_zero().unwrap());
+        zeros[99] = 1;
+        let mut r = RecordReader::new(Trickle { bytes: &zeros, step: 7 }, 16);
+        assert!(!r.rest_is_zero().unwrap());
+        zeros[99] = 0;
+        zeros[2] = 1;
+        let mut r = RecordReader::new(&zeros[..], 16);
+        let mut head = [0u8; 1];
+        r.read_full(&mut head).unwrap();
+        assert!(!r.rest_is_zero().unwrap(), "a buffered non-zero byte counts");
     }
 
     #[test]

@@ -7,16 +7,14 @@
 //! `snapshot.<zxid>.tmp`, fsynced, then renamed, so a crash leaves at worst a stray temp file.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    checked_len, read_header, read_payload, record_crc, FrameHeader, HeaderRead, FORMAT_VERSION,
-    FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
+    checked_len, record_crc, BufferedPayloads, FrameHeader, HeaderRead, RecordReader,
+    FORMAT_VERSION, FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
 };
-use super::{
-    fsync_dir, invalid_data, list_numbered, numbered_name, parse_numbered_name, read_full,
-};
+use super::{fsync_dir, invalid_data, list_numbered, numbered_name, parse_numbered_name};
 
 /// File-name prefix of snapshots.
 pub const SNAPSHOT_PREFIX: &str = "snapshot.";
@@ -160,8 +158,7 @@ impl Snapshot {
     /// Reads and validates the whole file: header, every record's CRC, the trailer.
     pub fn open(path: &Path) -> io::Result<Snapshot> {
         let mut records = SnapshotRecords::open(path)?;
-        let mut buf = Vec::new();
-        while records.read_next(&mut buf)? {}
+        while records.next_payload()?.is_some() {}
         Ok(Snapshot {
             zxid: records.zxid,
             path: path.to_path_buf(),
@@ -182,21 +179,29 @@ impl Snapshot {
     }
 }
 
-/// Iterator over a snapshot's record payloads; after an `Err` it ends.
+/// A snapshot's records in order, each checked as it is read; after an `Err` it ends.
+///
+/// [`SnapshotRecords::next_payload`] hands out payloads in place, without a copy; the
+/// `Iterator` impl copies each into its own `Vec`.
 pub struct SnapshotRecords {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: RecordReader<File>,
     zxid: u64,
     offset: u64,
     count: u64,
     done: bool,
 }
 
+/// The error for bad bytes at `offset` of `path`.
+fn bad_at(path: &Path, offset: u64, what: impl std::fmt::Display) -> io::Error {
+    invalid_data(format!("{}: at offset {offset}: {what}", path.display()))
+}
+
 impl SnapshotRecords {
     fn open(path: &Path) -> io::Result<SnapshotRecords> {
-        let mut reader = BufReader::with_capacity(IO_BUFFER_BYTES, File::open(path)?);
+        let mut reader = RecordReader::new(File::open(path)?, IO_BUFFER_BYTES);
         let mut head = [0u8; SNAPSHOT_HEADER_BYTES];
-        let got = read_full(&mut reader, &mut head)?;
+        let got = reader.read_full(&mut head)?;
         let zxid = u64::from_le_bytes([
             head[12], head[13], head[14], head[15], head[16], head[17], head[18], head[19],
         ]);
@@ -230,66 +235,82 @@ impl SnapshotRecords {
         self.zxid
     }
 
-    fn bad(&self, what: impl std::fmt::Display) -> io::Error {
-        invalid_data(format!(
-            "{}: at offset {}: {what}",
-            self.path.display(),
-            self.offset
-        ))
-    }
-
-    /// Reads the next record into `buf`: `true` for a record, `false` at a valid trailer.
-    fn read_next(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        let header = match read_header(&mut self.reader)? {
+    /// The next record's payload, checked; `None` once the trailer has been read and
+    /// checked. After an `Err` it returns `None`.
+    pub fn next_payload(&mut self) -> io::Result<Option<&[u8]>> {
+        if self.done {
+            return Ok(None);
+        }
+        // Set again below once a record is known good, so any error or the trailer ends it.
+        self.done = true;
+        let header = match self.reader.read_header()? {
             HeaderRead::Full(h) => h,
             HeaderRead::End | HeaderRead::Short(_) => {
-                return Err(self.bad("file ends before the trailer: incomplete snapshot"));
+                return Err(bad_at(
+                    &self.path,
+                    self.offset,
+                    "file ends before the trailer: incomplete snapshot",
+                ));
             }
         };
         if header.zxid != self.zxid {
-            return Err(self.bad(format_args!(
-                "record zxid {:#x} is not the snapshot's",
-                header.zxid
-            )));
+            return Err(bad_at(
+                &self.path,
+                self.offset,
+                format_args!("record zxid {:#x} is not the snapshot's", header.zxid),
+            ));
         }
         if header.len == TRAILER_MARK {
-            return self.read_trailer(&header).map(|()| false);
+            return self.read_trailer(&header).map(|()| None);
         }
         if header.len as usize > MAX_RECORD_BYTES {
-            return Err(self.bad(format_args!(
-                "record length {} exceeds {MAX_RECORD_BYTES}",
-                header.len
-            )));
+            return Err(bad_at(
+                &self.path,
+                self.offset,
+                format_args!("record length {} exceeds {MAX_RECORD_BYTES}", header.len),
+            ));
         }
-        if !read_payload(&mut self.reader, &header, buf)? {
-            return Err(self.bad("file ends inside a record: incomplete snapshot"));
-        }
-        if record_crc(header.zxid, buf) != header.crc {
-            return Err(self.bad("CRC mismatch"));
+        let Ok(payload) = self.reader.read_payload(&header)? else {
+            return Err(bad_at(
+                &self.path,
+                self.offset,
+                "file ends inside a record: incomplete snapshot",
+            ));
+        };
+        if record_crc(header.zxid, payload) != header.crc {
+            return Err(bad_at(&self.path, self.offset, "CRC mismatch"));
         }
         self.offset += header.frame_bytes();
         self.count += 1;
-        Ok(true)
+        self.done = false;
+        Ok(Some(payload))
+    }
+
+    /// Payloads already buffered after the current one, unchecked: for read-ahead hints
+    /// (see [`RecordReader::buffered_payloads`]), never for data.
+    pub fn buffered_payloads(&self) -> BufferedPayloads<'_> {
+        self.reader.buffered_payloads()
     }
 
     fn read_trailer(&mut self, header: &FrameHeader) -> io::Result<()> {
         let mut count = [0u8; 8];
-        if read_full(&mut self.reader, &mut count)? != count.len() {
-            return Err(self.bad("short trailer: incomplete snapshot"));
+        if self.reader.read_full(&mut count)? != count.len() {
+            return Err(bad_at(&self.path, self.offset, "short trailer: incomplete snapshot"));
         }
         if record_crc(header.zxid, &count) != header.crc {
-            return Err(self.bad("trailer CRC mismatch"));
+            return Err(bad_at(&self.path, self.offset, "trailer CRC mismatch"));
         }
         let count = u64::from_le_bytes(count);
         if count != self.count {
-            return Err(self.bad(format_args!(
-                "trailer says {count} records, found {}",
-                self.count
-            )));
+            return Err(bad_at(
+                &self.path,
+                self.offset,
+                format_args!("trailer says {count} records, found {}", self.count),
+            ));
         }
         let mut extra = [0u8; 1];
-        if read_full(&mut self.reader, &mut extra)? != 0 {
-            return Err(self.bad("bytes after the trailer"));
+        if self.reader.read_full(&mut extra)? != 0 {
+            return Err(bad_at(&self.path, self.offset, "bytes after the trailer"));
         }
         Ok(())
     }
@@ -299,21 +320,7 @@ impl Iterator for SnapshotRecords {
     type Item = io::Result<Vec<u8>>;
 
     fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
-        if self.done {
-            return None;
-        }
-        let mut buf = Vec::new();
-        match self.read_next(&mut buf) {
-            Ok(true) => Some(Ok(buf)),
-            Ok(false) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        self.next_payload().map(|p| p.map(<[u8]>::to_vec)).transpose()
     }
 }
 

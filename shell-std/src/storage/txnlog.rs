@@ -11,14 +11,14 @@
 //! would silently break ZooKeeper's guarantees.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    checked_len, encode_record, read_record, valid_record_at, BadRecord, RecordRead,
-    FORMAT_VERSION, FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
+    checked_len, encode_record, valid_record_at, BadRecord, Frame, RecordReader, FORMAT_VERSION,
+    FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
 };
-use super::{fsync_dir, invalid_data, list_numbered, numbered_name, read_full};
+use super::{fsync_dir, invalid_data, list_numbered, numbered_name};
 
 /// File-name prefix of log segments.
 pub const LOG_PREFIX: &str = "log.";
@@ -119,6 +119,46 @@ impl TxnLog {
         dir: &Path,
         segment_bytes: u64,
     ) -> io::Result<(TxnLog, LogRecovery)> {
+        let (log, recovery, _) =
+            TxnLog::open_scan::<io::Error, _>(dir, segment_bytes, u64::MAX, |_, _| Ok(()))?;
+        Ok((log, recovery))
+    }
+
+    /// [`TxnLog::open`] and [`replay`] in one read of the log: calls `f(zxid, payload)` for
+    /// every valid record with zxid > `after_zxid`, in zxid order, while checking the
+    /// segments, then truncates a torn tail as `open` does.
+    ///
+    /// The torn record itself is never passed to `f`. When the log turns out to be corrupt
+    /// (an `InvalidData` error), `f` may already have seen the valid records before the
+    /// damage: the caller must then discard what it built, as it does for any recovery
+    /// error. An error from `f` stops the scan and is returned, with the log left as found.
+    pub fn open_replay<E, F>(
+        dir: &Path,
+        after_zxid: u64,
+        f: F,
+    ) -> Result<(TxnLog, LogRecovery, ReplaySummary), E>
+    where
+        E: From<io::Error>,
+        F: FnMut(u64, &[u8]) -> Result<(), E>,
+    {
+        TxnLog::open_scan(dir, SEGMENT_BYTES, after_zxid, f)
+    }
+
+    fn open_scan<E, F>(
+        dir: &Path,
+        segment_bytes: u64,
+        after_zxid: u64,
+        mut f: F,
+    ) -> Result<(TxnLog, LogRecovery, ReplaySummary), E>
+    where
+        E: From<io::Error>,
+        F: FnMut(u64, &[u8]) -> Result<(), E>,
+    {
+        let mut deliver = Deliver {
+            after_zxid,
+            f: &mut f,
+            summary: ReplaySummary::default(),
+        };
         fs::create_dir_all(dir)?;
         let segments = list_numbered(dir, LOG_PREFIX)?;
         let mut recovery = LogRecovery::default();
@@ -133,10 +173,11 @@ impl TxnLog {
                 return Err(invalid_data(format!(
                     "{}: segment zxid {name:#x} is not above the previous zxid {last_zxid:#x}",
                     path.display()
-                )));
+                ))
+                .into());
             }
             prev_name = Some(*name);
-            let scan = scan_segment(path, *name, last_zxid, is_last)?;
+            let scan = scan_segment(path, *name, last_zxid, is_last, &mut deliver)?;
             let len = match scan.end {
                 SegmentEnd::Clean { len } => len,
                 SegmentEnd::TornHeader { file_len } => {
@@ -181,7 +222,8 @@ impl TxnLog {
                     return Err(invalid_data(format!(
                         "{}: segment holds no records but is not the last one",
                         path.display()
-                    )));
+                    ))
+                    .into());
                 }
                 // A segment is named after its first record; with none, the name would not
                 // match the next record appended, so drop the empty file.
@@ -222,7 +264,7 @@ impl TxnLog {
             fsyncs: 0,
             failed: false,
         };
-        Ok((log, recovery))
+        Ok((log, recovery, deliver.summary))
     }
 
     /// The log directory.
@@ -399,9 +441,12 @@ where
     F: FnMut(u64, &[u8]) -> Result<(), E>,
 {
     let segments = list_numbered(dir, LOG_PREFIX)?;
-    let mut summary = ReplaySummary::default();
+    let mut deliver = Deliver {
+        after_zxid,
+        f: &mut f,
+        summary: ReplaySummary::default(),
+    };
     let mut last_zxid = 0u64;
-    let mut buf = Vec::new();
     for (i, (name, path)) in segments.iter().enumerate() {
         // Every zxid in segment i is below the next segment's name.
         if let Some((next_name, _)) = segments.get(i + 1) {
@@ -413,33 +458,50 @@ where
         let mut off = LOG_HEADER_BYTES as u64;
         let mut first = true;
         loop {
-            let header = match read_record(&mut r, &mut buf)? {
-                RecordRead::End => break,
-                RecordRead::Bad(reason) => return Err(corrupt(path, off, reason).into()),
-                RecordRead::Record(h) => h,
+            let (header, payload) = match r.next_record()? {
+                Frame::End => break,
+                Frame::Bad(reason) => return Err(corrupt(path, off, reason).into()),
+                Frame::Record(h, payload) => (h, payload),
             };
             check_order(path, off, *name, first, last_zxid, header.zxid)?;
             first = false;
             last_zxid = header.zxid;
             off += header.frame_bytes();
-            if header.zxid > after_zxid {
-                f(header.zxid, &buf)?;
-                if summary.records == 0 {
-                    summary.first_zxid = header.zxid;
-                }
-                summary.records += 1;
-                summary.last_zxid = header.zxid;
-            }
+            deliver.record(header.zxid, payload)?;
         }
     }
-    Ok(summary)
+    Ok(deliver.summary)
+}
+
+/// Passes records above `after_zxid` on to `f` and counts them.
+struct Deliver<'f, F> {
+    after_zxid: u64,
+    f: &'f mut F,
+    summary: ReplaySummary,
+}
+
+impl<F> Deliver<'_, F> {
+    fn record<E>(&mut self, zxid: u64, payload: &[u8]) -> Result<(), E>
+    where
+        F: FnMut(u64, &[u8]) -> Result<(), E>,
+    {
+        if zxid > self.after_zxid {
+            (self.f)(zxid, payload)?;
+            if self.summary.records == 0 {
+                self.summary.first_zxid = zxid;
+            }
+            self.summary.records += 1;
+            self.summary.last_zxid = zxid;
+        }
+        Ok(())
+    }
 }
 
 /// Opens a segment for reading and checks its header strictly.
-fn open_checked(path: &Path) -> io::Result<BufReader<File>> {
-    let mut r = BufReader::with_capacity(READ_BUFFER_BYTES, File::open(path)?);
+fn open_checked(path: &Path) -> io::Result<RecordReader<File>> {
+    let mut r = RecordReader::new(File::open(path)?, READ_BUFFER_BYTES);
     let mut head = [0u8; LOG_HEADER_BYTES];
-    let got = read_full(&mut r, &mut head)?;
+    let got = r.read_full(&mut head)?;
     if got != LOG_HEADER_BYTES || head != log_header() {
         return Err(bad_header(path));
     }
@@ -505,17 +567,28 @@ struct SegmentScan {
     end: SegmentEnd,
 }
 
-/// Reads a whole segment, checking every record; only the last segment may end torn.
-fn scan_segment(path: &Path, name: u64, after_zxid: u64, is_last: bool) -> io::Result<SegmentScan> {
+/// Reads a whole segment, checking every record and passing each valid one to `deliver`;
+/// only the last segment may end torn.
+fn scan_segment<E, F>(
+    path: &Path,
+    name: u64,
+    after_zxid: u64,
+    is_last: bool,
+    deliver: &mut Deliver<'_, F>,
+) -> Result<SegmentScan, E>
+where
+    E: From<io::Error>,
+    F: FnMut(u64, &[u8]) -> Result<(), E>,
+{
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
-    let mut r = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    let mut r = RecordReader::new(file, READ_BUFFER_BYTES);
     let mut head = [0u8; LOG_HEADER_BYTES];
-    let got = read_full(&mut r, &mut head)?;
+    let got = r.read_full(&mut head)?;
     let expected = log_header();
     if got != LOG_HEADER_BYTES || head != expected {
         let present = head.get(..got).unwrap_or_default();
-        if is_last && is_torn_prefix(present, &expected) && rest_is_zero(&mut r)? {
+        if is_last && is_torn_prefix(present, &expected) && r.rest_is_zero()? {
             return Ok(SegmentScan {
                 records: 0,
                 first_zxid: 0,
@@ -523,7 +596,7 @@ fn scan_segment(path: &Path, name: u64, after_zxid: u64, is_last: bool) -> io::R
                 end: SegmentEnd::TornHeader { file_len },
             });
         }
-        return Err(bad_header(path));
+        return Err(bad_header(path).into());
     }
 
     let mut scan = SegmentScan {
@@ -533,14 +606,13 @@ fn scan_segment(path: &Path, name: u64, after_zxid: u64, is_last: bool) -> io::R
         end: SegmentEnd::Clean { len: 0 },
     };
     let mut off = LOG_HEADER_BYTES as u64;
-    let mut buf = Vec::new();
     loop {
-        match read_record(&mut r, &mut buf)? {
-            RecordRead::End => {
+        match r.next_record()? {
+            Frame::End => {
                 scan.end = SegmentEnd::Clean { len: off };
                 return Ok(scan);
             }
-            RecordRead::Record(h) => {
+            Frame::Record(h, payload) => {
                 check_order(path, off, name, scan.records == 0, scan.last_zxid, h.zxid)?;
                 if scan.records == 0 {
                     scan.first_zxid = h.zxid;
@@ -548,12 +620,13 @@ fn scan_segment(path: &Path, name: u64, after_zxid: u64, is_last: bool) -> io::R
                 scan.records += 1;
                 scan.last_zxid = h.zxid;
                 off += h.frame_bytes();
+                deliver.record(h.zxid, payload)?;
             }
-            RecordRead::Bad(reason) => {
+            Frame::Bad(reason) => {
                 // A torn append leaves a prefix of what was written, or zeros; an impossible
                 // length or damage before the last segment's end is corruption.
                 if !is_last || matches!(reason, BadRecord::TooLong { .. }) {
-                    return Err(corrupt(path, off, reason));
+                    return Err(corrupt(path, off, reason).into());
                 }
                 drop(r);
                 scan.end = classify_tail(path, off, file_len, scan.last_zxid, reason)?;
@@ -1039,8 +1112,7 @@ mod tests {
         // Each segment's first record is its name, so names are exactly the roll points.
         for (name, path) in &files {
             let mut r = open_checked(path).unwrap();
-            let mut buf = Vec::new();
-            let RecordRead::Record(h) = read_record(&mut r, &mut buf).unwrap() else {
+            let Frame::Record(h, _) = r.next_record().unwrap() else {
                 panic!()
             };
             assert_eq!(h.zxid, *name);
@@ -1092,6 +1164,75 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!((seen, err.to_string().as_str()), (2, "stop"));
+    }
+
+    #[test]
+    fn open_replay_delivers_what_open_then_replay_do() {
+        let dir = TestDir::new("log-open-replay");
+        let (mut log, _) = TxnLog::open_with_segment_bytes(dir.path(), 200).unwrap();
+        for z in 1..=30u64 {
+            log.append(z, &payload(z)).unwrap();
+        }
+        log.sync().unwrap();
+        drop(log);
+        // A torn last record: cut, then replayed by neither path.
+        let last = segment_files(dir.path()).pop().unwrap().1;
+        let len = fs::metadata(&last).unwrap().len();
+        OpenOptions::new().write(true).open(&last).unwrap().set_len(len - 3).unwrap();
+        let copy = TestDir::new("log-open-replay-copy");
+        for (_, path) in segment_files(dir.path()) {
+            fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+        }
+
+        let (_, rec_a) = TxnLog::open(copy.path()).unwrap();
+        let want = replay_all(copy.path(), 11).unwrap();
+        let mut got = Vec::new();
+        let (mut log, rec_b, summary) = TxnLog::open_replay::<io::Error, _>(dir.path(), 11, |z, p| {
+            got.push((z, p.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rec_a, rec_b);
+        assert_eq!(rec_b.last_zxid, 29);
+        assert!(rec_b.truncated_bytes > 0);
+        assert_eq!(got, want);
+        assert_eq!(got.iter().map(|(z, _)| *z).collect::<Vec<_>>(), (12..=29).collect::<Vec<_>>());
+        assert_eq!((summary.records, summary.first_zxid, summary.last_zxid), (18, 12, 29));
+        // The same repair on disk.
+        let names = |d: &Path| -> Vec<(u64, Vec<u8>)> {
+            segment_files(d).into_iter().map(|(n, p)| (n, fs::read(p).unwrap())).collect()
+        };
+        assert_eq!(names(dir.path()), names(copy.path()));
+        // Appending continues after the truncated tail.
+        log.append(30, b"again").unwrap();
+        log.sync().unwrap();
+    }
+
+    #[test]
+    fn open_replay_reports_corruption_and_callback_errors() {
+        let dir = TestDir::new("log-open-replay-bad");
+        drop(write_log(dir.path(), [1, 2, 3]));
+        let path = segment_files(dir.path())[0].1.clone();
+        let mut bytes = fs::read(&path).unwrap();
+        let second = LOG_HEADER_BYTES as u64 + record_len(1);
+        bytes[second as usize + FRAME_HEADER_BYTES] ^= 0x01;
+        fs::write(&path, &bytes).unwrap();
+        let err = TxnLog::open_replay::<io::Error, _>(dir.path(), 0, |_, _| Ok(())).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("offset {second}")) && msg.contains("log.0000000000000001"), "{msg}");
+        assert_eq!(fs::read(&path).unwrap(), bytes, "nothing truncated");
+
+        let dir = TestDir::new("log-open-replay-stop");
+        drop(write_log(dir.path(), [1, 2, 3]));
+        let mut seen = Vec::new();
+        let err = TxnLog::open_replay::<io::Error, _>(dir.path(), 0, |z, _| {
+            seen.push(z);
+            if z == 2 { Err(io::Error::other("stop")) } else { Ok(()) }
+        })
+        .err()
+        .unwrap();
+        assert_eq!((seen, err.to_string()), (vec![1, 2], "stop".to_string()));
     }
 
     proptest! {
