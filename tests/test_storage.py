@@ -4,8 +4,8 @@ truncated, a corrupt record in the middle of the log refused with its place name
 herd-only: the file layout is herd's own (ZooKeeper's crash behaviour is covered by
 test_crash.py on both targets)."""
 
+import struct
 import subprocess
-import time
 
 import pytest
 
@@ -26,6 +26,22 @@ def herd(request, tmp_path_factory):
     yield make
     for s in started:
         s.shutdown()
+
+
+LOG_HEADER_BYTES = 12   # magic + format version
+FRAME_HEADER_BYTES = 16  # u32 length, u32 CRC, u64 zxid (little-endian)
+
+
+def records_end(path):
+    """Offset just past the last record of a segment (segments are preallocated: zeros follow)."""
+    raw = path.read_bytes()
+    off = LOG_HEADER_BYTES
+    while off + FRAME_HEADER_BYTES <= len(raw):
+        length, _crc, zxid = struct.unpack_from("<IIQ", raw, off)
+        if zxid == 0:
+            break
+        off += FRAME_HEADER_BYTES + length
+    return off
 
 
 def log_segments(server):
@@ -80,7 +96,8 @@ def test_torn_log_tail_is_truncated_and_the_rest_recovered(herd):
         _close_client(zk)
     s.kill9()
     seg = log_segments(s)[-1]
-    with open(seg, "ab") as f:
+    with open(seg, "r+b") as f:
+        f.seek(records_end(seg))
         f.write(b"\x40\x00\x00\x00\x12\x34")  # half a record header: a write cut short
     mark = s.log_size()
     s.start()
@@ -105,7 +122,7 @@ def test_corrupt_record_in_the_middle_stops_startup_with_its_place(herd):
     s.kill9()
     seg = log_segments(s)[-1]
     raw = bytearray(seg.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
+    raw[records_end(seg) // 2] ^= 0xFF  # inside a record in the middle of the log
     seg.write_bytes(bytes(raw))
     cfg = s.cfg_path
     proc = subprocess.run([s.command()[0], "server", str(cfg)], capture_output=True, text=True, timeout=30)
