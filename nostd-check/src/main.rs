@@ -7,8 +7,8 @@ use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use proto_core::jute;
-use proto_core::tree::{AclSlot, Node, SessionSlot, Tree, TreeStorage, OPEN_ACL_UNSAFE};
 use proto_core::tree::NodeKind;
+use proto_core::tree::{AclSlot, Node, SessionSlot, Tree, TreeStorage, OPEN_ACL_UNSAFE};
 use proto_core::Zxid;
 
 /// The precompiled `core` is built for unwinding and names this symbol; with

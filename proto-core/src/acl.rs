@@ -34,9 +34,8 @@ pub const OPEN_ACL_UNSAFE: &[u8] = &[
 ];
 
 /// `[READ world:anyone]` in jute form (the ACL of `/zookeeper/config`).
-pub const READ_ACL_UNSAFE: &[u8] = &[
-    0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 6, b'a', b'n', b'y', b'o', b'n', b'e',
-];
+pub const READ_ACL_UNSAFE: &[u8] =
+    &[0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 6, b'a', b'n', b'y', b'o', b'n', b'e'];
 
 /// Permission bits of an ACL entry (jute int). Stored as sent: bits above 31 are kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -151,33 +150,21 @@ pub struct AuthId {
 impl AuthId {
     /// An id from its scheme and id bytes.
     pub fn new(scheme: Scheme, id: &[u8]) -> Result<AuthId, AuthError> {
-        let mut out = AuthId {
-            scheme,
-            len: 0,
-            bytes: [0; AUTH_ID_BYTES_MAX],
-        };
+        let mut out = AuthId { scheme, len: 0, bytes: [0; AUTH_ID_BYTES_MAX] };
         out.push(id)?;
         Ok(out)
     }
 
     /// The `super` id (empty id string, as ZooKeeper adds it).
     pub const fn superuser() -> AuthId {
-        AuthId {
-            scheme: Scheme::Super,
-            len: 0,
-            bytes: [0; AUTH_ID_BYTES_MAX],
-        }
+        AuthId { scheme: Scheme::Super, len: 0, bytes: [0; AUTH_ID_BYTES_MAX] }
     }
 
     /// The implicit `ip` id of a connection from `addr`, spelled as Java's `getHostAddress`
     /// does: dotted IPv4 (an IPv4-mapped IPv6 address counts as IPv4) or eight uncompressed
     /// lowercase hex groups for IPv6.
     pub fn ip(addr: IpAddr) -> AuthId {
-        let mut out = AuthId {
-            scheme: Scheme::Ip,
-            len: 0,
-            bytes: [0; AUTH_ID_BYTES_MAX],
-        };
+        let mut out = AuthId { scheme: Scheme::Ip, len: 0, bytes: [0; AUTH_ID_BYTES_MAX] };
         let v4 = match addr {
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(v6) => v6.to_ipv4_mapped(),
@@ -377,9 +364,8 @@ pub fn digest(user_password: &[u8]) -> Result<AuthId, AuthError> {
     let user = user_password.split(|&b| b == b':').next().unwrap_or(user_password);
     let hash = Sha1::digest(user_password);
     let mut b64 = [0u8; DIGEST_B64_BYTES];
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(hash, &mut b64)
-        .map_err(|_| AuthError::IdTooLong)?;
+    let written =
+        base64::engine::general_purpose::STANDARD.encode_slice(hash, &mut b64).map_err(|_| AuthError::IdTooLong)?;
     let mut id = AuthId::new(Scheme::Digest, user)?;
     id.push(b":")?;
     id.push(b64.get(..written).unwrap_or(&[]))?;
@@ -413,11 +399,7 @@ pub struct AclEntry<'a> {
 impl<'a> AclEntry<'a> {
     /// An entry with non-null strings.
     pub const fn new(perms: Perms, scheme: &'a [u8], id: &'a [u8]) -> Self {
-        AclEntry {
-            perms,
-            scheme: Some(scheme),
-            id: Some(id),
-        }
+        AclEntry { perms, scheme: Some(scheme), id: Some(id) }
     }
 }
 
@@ -482,12 +464,7 @@ impl<'a> AclList<'a> {
 
     /// The entries in order.
     pub fn iter(&self) -> AclIter<'a> {
-        AclIter {
-            reader: Reader {
-                buf: self.raw.get(4..).unwrap_or(&[]),
-            },
-            left: self.count,
-        }
+        AclIter { reader: Reader { buf: self.raw.get(4..).unwrap_or(&[]) }, left: self.count }
     }
 }
 
@@ -592,10 +569,7 @@ impl<'o> Writer<'o> {
 
     fn patch_i32(&mut self, at: usize, v: i32) -> Result<(), OutputFull> {
         let end = at.checked_add(4).ok_or(OutputFull)?;
-        self.buf
-            .get_mut(at..end)
-            .ok_or(OutputFull)?
-            .copy_from_slice(&v.to_be_bytes());
+        self.buf.get_mut(at..end).ok_or(OutputFull)?.copy_from_slice(&v.to_be_bytes());
         Ok(())
     }
 
@@ -621,8 +595,7 @@ pub fn check(acl: &[u8], wanted: Perms, ids: &[AuthId]) -> bool {
     if ids.iter().any(|id| id.scheme == Scheme::Super) {
         return true;
     }
-    list.iter()
-        .any(|entry| entry.perms.intersects(wanted) && entry_matches(&entry, ids))
+    list.iter().any(|entry| entry.perms.intersects(wanted) && entry_matches(&entry, ids))
 }
 
 /// True when one ACL entry matches one of `ids` (perms aside).
@@ -633,9 +606,7 @@ fn entry_matches(entry: &AclEntry<'_>, ids: &[AuthId]) -> bool {
     match Scheme::from_name(scheme) {
         Some(Scheme::World) => acl_id == b"anyone",
         Some(Scheme::Digest) => ids.iter().any(|id| id.scheme == Scheme::Digest && id.id() == acl_id),
-        Some(Scheme::Ip) => ids
-            .iter()
-            .any(|id| id.scheme == Scheme::Ip && ip_matches(id.id(), acl_id)),
+        Some(Scheme::Ip) => ids.iter().any(|id| id.scheme == Scheme::Ip && ip_matches(id.id(), acl_id)),
         // `auth` never survives fixup and `super` is no provider: neither matches anything.
         _ => false,
     }
@@ -662,8 +633,7 @@ pub fn write_get_acl<'o>(acl: &[u8], ids: &[AuthId], out: &'o mut [u8]) -> Resul
         w.bytes(list.as_bytes()).map_err(full)?;
         return Ok(w.into_written());
     }
-    w.i32(i32::try_from(list.count).map_err(|_| GetAclError::OutputFull)?)
-        .map_err(full)?;
+    w.i32(i32::try_from(list.count).map_err(|_| GetAclError::OutputFull)?).map_err(full)?;
     for entry in list.iter() {
         match (entry.scheme, entry.id) {
             (Some(b"digest"), Some(id)) => {
@@ -674,8 +644,7 @@ pub fn write_get_acl<'o>(acl: &[u8], ids: &[AuthId], out: &'o mut [u8]) -> Resul
                 let start = w.pos;
                 write_masked_digest(&mut w, id).map_err(full)?;
                 let len = w.pos - start;
-                w.patch_i32(len_at, i32::try_from(len).map_err(|_| GetAclError::OutputFull)?)
-                    .map_err(full)?;
+                w.patch_i32(len_at, i32::try_from(len).map_err(|_| GetAclError::OutputFull)?).map_err(full)?;
             }
             _ => w.entry(&entry).map_err(full)?,
         }
@@ -868,9 +837,7 @@ fn split_cidr(id: &[u8]) -> (&[u8], Option<&[u8]>) {
 }
 
 fn parse_prefix_bits(s: &[u8]) -> Option<u32> {
-    java_parse_int(s)
-        .and_then(|b| u32::try_from(b).ok())
-        .filter(|&b| b <= 32)
+    java_parse_int(s).and_then(|b| u32::try_from(b).ok()).filter(|&b| b <= 32)
 }
 
 /// Four dot-separated Java integers in 0..=255 (so `010` and `+1` are accepted, as there).
@@ -958,10 +925,7 @@ mod tests {
         assert_eq!(digest(b"user:pass").unwrap().id(), USER_PASS);
         // The user is split at the first ':', the hash covers everything.
         assert_eq!(digest(b"bob:b:c").unwrap().id(), b"bob:eGny0bF+s5VxTZATIOYEzyL69G8=");
-        assert_eq!(
-            digest(b"nocolon").unwrap().id(),
-            b"nocolon:Ra+cHr2ZoHvBjtNArFGNGlVie4g="
-        );
+        assert_eq!(digest(b"nocolon").unwrap().id(), b"nocolon:Ra+cHr2ZoHvBjtNArFGNGlVie4g=");
         assert_eq!(digest(b":").unwrap().id(), b":BaefBs8/Z/cm2uaNGKIpD2yaUMk=");
         assert_eq!(digest(b"x").unwrap().scheme(), Scheme::Digest);
     }
@@ -977,10 +941,7 @@ mod tests {
     #[test]
     fn ip_ids_are_spelled_like_java() {
         assert_eq!(AuthId::ip(REMOTE).id(), b"10.1.2.3");
-        assert_eq!(
-            AuthId::ip(IpAddr::V4(Ipv4Addr::new(255, 0, 100, 9))).id(),
-            b"255.0.100.9"
-        );
+        assert_eq!(AuthId::ip(IpAddr::V4(Ipv4Addr::new(255, 0, 100, 9))).id(), b"255.0.100.9");
         assert_eq!(AuthId::ip(IpAddr::V6(Ipv6Addr::LOCALHOST)).id(), b"0:0:0:0:0:0:0:1");
         let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0xff00, 0x42, 0x8329);
         assert_eq!(AuthId::ip(IpAddr::V6(v6)).id(), b"2001:db8:0:0:0:ff00:42:8329");
@@ -993,10 +954,7 @@ mod tests {
         let mut ids = AuthIds::<8>::new(REMOTE);
         assert_eq!(ids.as_slice(), &[AuthId::ip(REMOTE)]);
         let sup = Some(SUPER_SECRET);
-        assert_eq!(
-            ids.handle_auth(b"digest", b"user:pass", REMOTE, sup),
-            Ok(AuthOutcome::Digest { superuser: false })
-        );
+        assert_eq!(ids.handle_auth(b"digest", b"user:pass", REMOTE, sup), Ok(AuthOutcome::Digest { superuser: false }));
         assert!(!ids.is_super());
         assert_eq!(ids.as_slice()[1].id(), USER_PASS);
         // Wrong password: still succeeds, with a different id.
@@ -1022,10 +980,7 @@ mod tests {
         assert_eq!(plain.handle_auth(b"ip", b"", REMOTE, None), Ok(AuthOutcome::Ip));
         assert_eq!(plain.as_slice().len(), 2);
         for scheme in [&b"world"[..], b"auth", b"super", b"sasl", b"DIGEST", b""] {
-            assert_eq!(
-                plain.handle_auth(scheme, b"a:b", REMOTE, None),
-                Err(AuthError::UnknownScheme)
-            );
+            assert_eq!(plain.handle_auth(scheme, b"a:b", REMOTE, None), Err(AuthError::UnknownScheme));
         }
         assert_eq!(plain.as_slice().len(), 2);
     }
@@ -1035,22 +990,13 @@ mod tests {
         let mut ids = AuthIds::<3>::new(REMOTE);
         ids.handle_auth(b"digest", b"a:1", REMOTE, None).unwrap();
         // Needs two slots (super + digest) but one is left.
-        assert_eq!(
-            ids.handle_auth(b"digest", b"super:secret", REMOTE, Some(SUPER_SECRET)),
-            Err(AuthError::TooManyIds)
-        );
+        assert_eq!(ids.handle_auth(b"digest", b"super:secret", REMOTE, Some(SUPER_SECRET)), Err(AuthError::TooManyIds));
         assert_eq!(ids.as_slice().len(), 2);
         assert!(!ids.is_super());
         ids.handle_auth(b"digest", b"b:2", REMOTE, None).unwrap();
-        assert_eq!(
-            ids.handle_auth(b"digest", b"c:3", REMOTE, None),
-            Err(AuthError::TooManyIds)
-        );
+        assert_eq!(ids.handle_auth(b"digest", b"c:3", REMOTE, None), Err(AuthError::TooManyIds));
         // Repeating a held id needs no room.
-        assert_eq!(
-            ids.handle_auth(b"digest", b"a:1", REMOTE, None),
-            Ok(AuthOutcome::Digest { superuser: false })
-        );
+        assert_eq!(ids.handle_auth(b"digest", b"a:1", REMOTE, None), Ok(AuthOutcome::Digest { superuser: false }));
         let other = IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1));
         assert_eq!(ids.handle_auth(b"ip", b"", other, None), Err(AuthError::TooManyIds));
         assert_eq!(ids.as_slice().len(), 3);
@@ -1059,13 +1005,9 @@ mod tests {
     #[test]
     fn who_am_i_lists_scheme_and_user() {
         let mut ids = AuthIds::<8>::new(REMOTE);
-        ids.handle_auth(b"digest", b"super:secret", REMOTE, Some(SUPER_SECRET))
-            .unwrap();
+        ids.handle_auth(b"digest", b"super:secret", REMOTE, Some(SUPER_SECRET)).unwrap();
         let infos: Vec<_> = ids.client_infos().collect();
-        assert_eq!(
-            infos,
-            [("ip", &b"10.1.2.3"[..]), ("super", &b""[..]), ("digest", &b"super"[..])]
-        );
+        assert_eq!(infos, [("ip", &b"10.1.2.3"[..]), ("super", &b""[..]), ("digest", &b"super"[..])]);
     }
 
     #[test]
@@ -1134,11 +1076,7 @@ mod tests {
         let odd = jute(&[(31, b"auth", b""), (31, b"super", b"")]);
         assert!(!check(&odd, Perms::ALL, user.as_slice()));
         // Perms beyond 31 are kept and only their bits count.
-        assert!(check(
-            &jute(&[(-1, b"world", b"anyone")]),
-            Perms::ADMIN,
-            plain.as_slice()
-        ));
+        assert!(check(&jute(&[(-1, b"world", b"anyone")]), Perms::ADMIN, plain.as_slice()));
     }
 
     #[test]
@@ -1208,10 +1146,7 @@ mod tests {
         // Too small an output buffer, at every size, is an error.
         for size in 0..masked_len {
             let mut small = std::vec![0u8; size];
-            assert_eq!(
-                write_get_acl(&stored, reader.as_slice(), &mut small),
-                Err(GetAclError::OutputFull)
-            );
+            assert_eq!(write_get_acl(&stored, reader.as_slice(), &mut small), Err(GetAclError::OutputFull));
         }
         assert_eq!(
             write_get_acl(&stored[..5], reader.as_slice(), &mut out),
@@ -1254,25 +1189,13 @@ mod tests {
         let user = conn_with(&[digest(b"user:pass").unwrap(), digest(b"b:2").unwrap()]);
         let sup_only = conn_with(&[AuthId::superuser()]);
         let world = (31, b"world".to_vec(), b"anyone".to_vec());
-        let ok = |v: &[(i32, &[u8], &[u8])]| {
-            Ok(v.iter()
-                .map(|(p, s, i)| (*p, s.to_vec(), i.to_vec()))
-                .collect::<Vec<_>>())
-        };
+        let ok =
+            |v: &[(i32, &[u8], &[u8])]| Ok(v.iter().map(|(p, s, i)| (*p, s.to_vec(), i.to_vec())).collect::<Vec<_>>());
 
         assert_eq!(run_fixup(&[], &plain), Err(InvalidAcl));
-        assert_eq!(
-            run_fixup(&[e(Perms::ALL, b"world", b"anyone")], &plain),
-            Ok(std::vec![world.clone()])
-        );
-        assert_eq!(
-            run_fixup(&[e(Perms::ALL, b"world", b"someone")], &plain),
-            Err(InvalidAcl)
-        );
-        assert_eq!(
-            run_fixup(&[e(Perms::ALL, b"World", b"anyone")], &plain),
-            Err(InvalidAcl)
-        );
+        assert_eq!(run_fixup(&[e(Perms::ALL, b"world", b"anyone")], &plain), Ok(std::vec![world.clone()]));
+        assert_eq!(run_fixup(&[e(Perms::ALL, b"world", b"someone")], &plain), Err(InvalidAcl));
+        assert_eq!(run_fixup(&[e(Perms::ALL, b"World", b"anyone")], &plain), Err(InvalidAcl));
         assert_eq!(run_fixup(&[e(Perms::ALL, b"super", b"")], &plain), Err(InvalidAcl));
         assert_eq!(run_fixup(&[e(Perms::ALL, b"sasl", b"bob")], &plain), Err(InvalidAcl));
         // auth expands to the digest ids; ip and super do not count.
@@ -1280,10 +1203,7 @@ mod tests {
         assert_eq!(run_fixup(&[e(Perms::ALL, b"auth", b"")], &sup_only), Err(InvalidAcl));
         assert_eq!(
             run_fixup(&[e(Perms(5), b"auth", b"whatever")], &user),
-            ok(&[
-                (5, b"digest", USER_PASS),
-                (5, b"digest", b"b:zdbHuLwinQKXeWY2Cch1CZ4zJUE=")
-            ])
+            ok(&[(5, b"digest", USER_PASS), (5, b"digest", b"b:zdbHuLwinQKXeWY2Cch1CZ4zJUE=")])
         );
         // digest ids: Java's split(":") must give two parts.
         for (id, valid) in [
@@ -1329,38 +1249,19 @@ mod tests {
                 ],
                 &plain
             ),
-            ok(&[
-                (31, b"world", b"anyone"),
-                (0, b"world", b"anyone"),
-                (-7, b"ip", b"1.2.3.4")
-            ])
+            ok(&[(31, b"world", b"anyone"), (0, b"world", b"anyone"), (-7, b"ip", b"1.2.3.4")])
         );
         // One bad entry spoils the list.
         assert_eq!(
-            run_fixup(
-                &[e(Perms::ALL, b"world", b"anyone"), e(Perms::ALL, b"ip", b"x")],
-                &plain
-            ),
+            run_fixup(&[e(Perms::ALL, b"world", b"anyone"), e(Perms::ALL, b"ip", b"x")], &plain),
             Err(InvalidAcl)
         );
         // Null strings.
-        let null_scheme = AclEntry {
-            perms: Perms::ALL,
-            scheme: None,
-            id: Some(&b"anyone"[..]),
-        };
+        let null_scheme = AclEntry { perms: Perms::ALL, scheme: None, id: Some(&b"anyone"[..]) };
         assert_eq!(run_fixup(&[null_scheme], &plain), Err(InvalidAcl));
-        let null_id = AclEntry {
-            perms: Perms::ALL,
-            scheme: Some(&b"world"[..]),
-            id: None,
-        };
+        let null_id = AclEntry { perms: Perms::ALL, scheme: Some(&b"world"[..]), id: None };
         assert_eq!(run_fixup(&[null_id], &plain), Err(NullId));
-        let null_auth = AclEntry {
-            perms: Perms::ALL,
-            scheme: Some(&b"auth"[..]),
-            id: None,
-        };
+        let null_auth = AclEntry { perms: Perms::ALL, scheme: Some(&b"auth"[..]), id: None };
         assert_eq!(run_fixup(&[null_auth], &user).unwrap().len(), 2);
     }
 
@@ -1368,10 +1269,7 @@ mod tests {
     fn fixup_duplicates_are_removed_before_auth_expansion() {
         let user = conn_with(&[digest(b"user:pass").unwrap()]);
         let got = run_fixup(
-            &[
-                AclEntry::new(Perms::ALL, b"digest", USER_PASS),
-                AclEntry::new(Perms::ALL, b"auth", b""),
-            ],
+            &[AclEntry::new(Perms::ALL, b"digest", USER_PASS), AclEntry::new(Perms::ALL, b"auth", b"")],
             &user,
         )
         .unwrap();
@@ -1385,28 +1283,16 @@ mod tests {
         let req = [AclEntry::new(Perms::ALL, b"world", b"anyone")];
         for size in 0..OPEN_ACL_UNSAFE.len() {
             let mut out = std::vec![0u8; size];
-            assert_eq!(
-                fixup(req.iter().copied(), plain.as_slice(), &mut out),
-                Err(FixupError::OutputFull)
-            );
+            assert_eq!(fixup(req.iter().copied(), plain.as_slice(), &mut out), Err(FixupError::OutputFull));
         }
         let mut out = std::vec![0u8; OPEN_ACL_UNSAFE.len()];
-        assert_eq!(
-            fixup(req.iter().copied(), plain.as_slice(), &mut out).unwrap(),
-            OPEN_ACL_UNSAFE
-        );
+        assert_eq!(fixup(req.iter().copied(), plain.as_slice(), &mut out).unwrap(), OPEN_ACL_UNSAFE);
         // An invalid entry wins over a full buffer.
         let bad = [AclEntry::new(Perms::ALL, b"world", b"x")];
-        assert_eq!(
-            fixup(bad.iter().copied(), plain.as_slice(), &mut []),
-            Err(FixupError::InvalidAcl)
-        );
+        assert_eq!(fixup(bad.iter().copied(), plain.as_slice(), &mut []), Err(FixupError::InvalidAcl));
         let many = std::vec![AclEntry::new(Perms::ALL, b"world", b"anyone"); ACL_ENTRIES_MAX + 1];
         let mut big = std::vec![0u8; 1 << 16];
-        assert_eq!(
-            fixup(many.iter().copied(), plain.as_slice(), &mut big),
-            Err(FixupError::TooManyEntries)
-        );
+        assert_eq!(fixup(many.iter().copied(), plain.as_slice(), &mut big), Err(FixupError::TooManyEntries));
         // Straight from a request's jute list.
         let list = AclList::parse(OPEN_ACL_UNSAFE).unwrap();
         assert_eq!(fixup(list, plain.as_slice(), &mut big).unwrap(), OPEN_ACL_UNSAFE);

@@ -326,9 +326,8 @@ impl<'s> ByteArena<'s> {
     fn split_larger(&mut self, class: usize) -> Option<u32> {
         let want = class_bytes(class);
         // A tail of one granule could go on no list, so such a pair is skipped.
-        let donor = (class + 1..CLASS_COUNT).find(|&c| {
-            self.free_heads.get(c).is_some_and(|&h| h != 0) && class_bytes(c) - want != GRANULE_BYTES
-        })?;
+        let donor = (class + 1..CLASS_COUNT)
+            .find(|&c| self.free_heads.get(c).is_some_and(|&h| h != 0) && class_bytes(c) - want != GRANULE_BYTES)?;
         let offset = self.pop(donor)?;
         let mut rest = class_bytes(donor) - want;
         let mut at = offset + want / GRANULE_BYTES;

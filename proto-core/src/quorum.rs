@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const ENSEMBLE_MAX: usize = 32;
 
 /// A server's id: the `N` of `server.N=` in zoo.cfg, also written in the `myid` file.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ServerId(pub u64);
 
 impl fmt::Display for ServerId {
@@ -50,18 +48,12 @@ pub struct Member {
 impl Member {
     /// A voting member.
     pub const fn voter(id: u64) -> Member {
-        Member {
-            id: ServerId(id),
-            kind: LearnerType::Participant,
-        }
+        Member { id: ServerId(id), kind: LearnerType::Participant }
     }
 
     /// A non-voting member.
     pub const fn observer(id: u64) -> Member {
-        Member {
-            id: ServerId(id),
-            kind: LearnerType::Observer,
-        }
+        Member { id: ServerId(id), kind: LearnerType::Observer }
     }
 }
 
@@ -125,11 +117,7 @@ impl Majority {
         if voters == 0 {
             return Err(MajorityError::NoVoters);
         }
-        Ok(Majority {
-            members,
-            len: list.len(),
-            voters,
-        })
+        Ok(Majority { members, len: list.len(), voters })
     }
 
     /// All members, in configuration order.
@@ -139,10 +127,7 @@ impl Majority {
 
     /// The voting members' ids, in configuration order.
     pub fn voters(&self) -> impl Iterator<Item = ServerId> + '_ {
-        self.members()
-            .iter()
-            .filter(|m| m.kind == LearnerType::Participant)
-            .map(|m| m.id)
+        self.members().iter().filter(|m| m.kind == LearnerType::Participant).map(|m| m.id)
     }
 
     /// How many members vote.
@@ -177,10 +162,7 @@ impl QuorumVerifier for Majority {
             let Some(pos) = self.members().iter().position(|m| m.id == id) else {
                 continue;
             };
-            let voter = self
-                .members()
-                .get(pos)
-                .is_some_and(|m| m.kind == LearnerType::Participant);
+            let voter = self.members().get(pos).is_some_and(|m| m.kind == LearnerType::Participant);
             if let Some(mark) = seen.get_mut(pos) {
                 if voter && !*mark {
                     *mark = true;
@@ -213,13 +195,7 @@ mod tests {
 
     #[test]
     fn even_ensembles_need_more_than_half() {
-        let q = Majority::new(&[
-            Member::voter(1),
-            Member::voter(2),
-            Member::voter(3),
-            Member::voter(4),
-        ])
-        .unwrap();
+        let q = Majority::new(&[Member::voter(1), Member::voter(2), Member::voter(3), Member::voter(4)]).unwrap();
         assert_eq!(q.quorum_size(), 3);
         assert!(!q.contains_quorum(ids(&[1, 2])));
         assert!(q.contains_quorum(ids(&[1, 2, 4])));
@@ -269,14 +245,8 @@ mod tests {
 
     #[test]
     fn bad_member_lists_are_refused() {
-        assert_eq!(
-            Majority::new(&[Member::voter(1), Member::observer(1)]),
-            Err(MajorityError::Duplicate(ServerId(1)))
-        );
-        assert_eq!(
-            Majority::new(&[Member::observer(1)]),
-            Err(MajorityError::NoVoters)
-        );
+        assert_eq!(Majority::new(&[Member::voter(1), Member::observer(1)]), Err(MajorityError::Duplicate(ServerId(1))));
+        assert_eq!(Majority::new(&[Member::observer(1)]), Err(MajorityError::NoVoters));
         assert_eq!(Majority::new(&[]), Err(MajorityError::NoVoters));
         let many = [Member::voter(1); ENSEMBLE_MAX + 1];
         assert_eq!(Majority::new(&many), Err(MajorityError::TooMany));
@@ -286,11 +256,7 @@ mod tests {
         }
         let q = Majority::new(&full).unwrap();
         assert_eq!(q.quorum_size(), ENSEMBLE_MAX / 2 + 1);
-        assert!(q.contains_quorum(ids(&[
-            32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16
-        ])));
-        assert!(!q.contains_quorum(ids(&[
-            32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17
-        ])));
+        assert!(q.contains_quorum(ids(&[32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16])));
+        assert!(!q.contains_quorum(ids(&[32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17])));
     }
 }

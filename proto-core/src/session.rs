@@ -34,14 +34,8 @@ const CLOSING: u8 = 2;
 
 impl SessionSlot {
     /// A free slot.
-    pub const EMPTY: SessionSlot = SessionSlot {
-        id: 0,
-        password: [0; PASSWORD_BYTES],
-        timeout_ms: 0,
-        expires_at: 0,
-        conn: 0,
-        flags: 0,
-    };
+    pub const EMPTY: SessionSlot =
+        SessionSlot { id: 0, password: [0; PASSWORD_BYTES], timeout_ms: 0, expires_at: 0, conn: 0, flags: 0 };
 }
 
 /// A handle to a live session: its index in the table.
@@ -223,14 +217,7 @@ impl<'s> SessionTable<'s> {
         let start = self.hint.min(n);
         let free = (start..n).chain(0..start).find(|&i| self.slots[i as usize].flags & IN_USE == 0);
         let Some(i) = free else { return Err(SessionsFull) };
-        self.slots[i as usize] = SessionSlot {
-            id: id.0,
-            password,
-            timeout_ms,
-            expires_at: 0,
-            conn: 0,
-            flags: IN_USE,
-        };
+        self.slots[i as usize] = SessionSlot { id: id.0, password, timeout_ms, expires_at: 0, conn: 0, flags: IN_USE };
         self.hint = i + 1;
         self.live += 1;
         self.index_insert(id.0, i);

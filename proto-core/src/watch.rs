@@ -302,24 +302,14 @@ impl ConnRec {
     fn store(&self) -> WatchSlot {
         WatchSlot {
             tag: KIND_CONN | if self.ever_data { CONN_EVER_DATA } else { 0 },
-            words: [
-                self.chain.0,
-                self.conn.0,
-                self.head.0,
-                self.stamp as u32,
-                (self.stamp >> 32) as u32,
-                0,
-                0,
-                0,
-            ],
+            words: [self.chain.0, self.conn.0, self.head.0, self.stamp as u32, (self.stamp >> 32) as u32, 0, 0, 0],
         }
     }
 }
 
 /// FNV-1a: paths are short and this is cheap and deterministic.
 fn hash_path(path: &[u8]) -> u32 {
-    path.iter()
-        .fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    path.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 /// murmur3's finalizer, to spread small integer keys over the buckets.
@@ -419,15 +409,8 @@ impl<'s> WatchTable<'s> {
 
     /// `addWatch`: a persistent (or persistent recursive) watch in both tables.
     pub fn add_watch(&mut self, conn: ConnId, path: &[u8], recursive: bool) -> Result<(), WatchesFull> {
-        let mode = if recursive {
-            WatchMode::PersistentRecursive
-        } else {
-            WatchMode::Persistent
-        };
-        self.upsert(conn, path, |_| WatchModes {
-            data: Some(mode),
-            child: Some(mode),
-        })
+        let mode = if recursive { WatchMode::PersistentRecursive } else { WatchMode::Persistent };
+        self.upsert(conn, path, |_| WatchModes { data: Some(mode), child: Some(mode) })
     }
 
     /// Fires `event` at `path` (section 8.3) and calls `notify` once per connection to tell.
@@ -465,10 +448,8 @@ impl<'s> WatchTable<'s> {
                     Some(WatchMode::OneShot) if used => None,
                     other => other,
                 };
-                let after = WatchModes {
-                    data: consume(rec.modes.data, use_data),
-                    child: consume(rec.modes.child, use_child),
-                };
+                let after =
+                    WatchModes { data: consume(rec.modes.data, use_data), child: consume(rec.modes.child, use_child) };
                 if after != rec.modes {
                     self.set_modes(e, after);
                 }
@@ -578,18 +559,12 @@ impl<'s> WatchTable<'s> {
     /// `wchc`'s connections: those counted by [`data_watch_stats`](Self::data_watch_stats),
     /// in slot order.
     pub fn data_connections(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.used_slots()
-            .filter_map(ConnRec::load)
-            .filter(|r| r.ever_data)
-            .map(|r| r.conn)
+        self.used_slots().filter_map(ConnRec::load).filter(|r| r.ever_data).map(|r| r.conn)
     }
 
     /// `wchc`'s lines for one connection: the paths it watches in the data table.
     pub fn data_paths_of(&self, conn: ConnId) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut cursor = self
-            .find_conn(conn)
-            .and_then(|c| self.conn_rec(c))
-            .map_or(Link::NONE, |r| r.head);
+        let mut cursor = self.find_conn(conn).and_then(|c| self.conn_rec(c)).map_or(Link::NONE, |r| r.head);
         core::iter::from_fn(move || loop {
             let rec = self.entry_rec(cursor.index()?)?;
             cursor = rec.conn_next;
@@ -601,19 +576,13 @@ impl<'s> WatchTable<'s> {
 
     /// `wchp`'s paths: those with a data watch, in slot order.
     pub fn data_paths(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.used_slots()
-            .filter_map(PathRec::load)
-            .filter(|r| r.data_entries > 0)
-            .map(|r| self.paths.get(r.block))
+        self.used_slots().filter_map(PathRec::load).filter(|r| r.data_entries > 0).map(|r| self.paths.get(r.block))
     }
 
     /// `wchp`'s lines for one path: the connections watching it in the data table, in
     /// registration order.
     pub fn data_watchers_of(&self, path: &[u8]) -> impl Iterator<Item = ConnId> + '_ {
-        let mut cursor = self
-            .find_path(path)
-            .and_then(|p| self.path_rec(p))
-            .map_or(Link::NONE, |r| r.head);
+        let mut cursor = self.find_path(path).and_then(|p| self.path_rec(p)).map_or(Link::NONE, |r| r.head);
         core::iter::from_fn(move || loop {
             let rec = self.entry_rec(cursor.index()?)?;
             cursor = rec.path_next;
@@ -829,13 +798,7 @@ impl<'s> WatchTable<'s> {
 
     fn new_conn(&mut self, conn: ConnId) -> Result<usize, WatchesFull> {
         let c = self.alloc_slot().ok_or(WatchesFull)?;
-        let rec = ConnRec {
-            chain: Link::NONE,
-            conn,
-            head: Link::NONE,
-            stamp: 0,
-            ever_data: false,
-        };
+        let rec = ConnRec { chain: Link::NONE, conn, head: Link::NONE, stamp: 0, ever_data: false };
         self.put(c, rec.store());
         self.chain_in(c, hash_conn(conn));
         Ok(c)
@@ -845,10 +808,8 @@ impl<'s> WatchTable<'s> {
 
     fn find_path(&self, path: &[u8]) -> Option<usize> {
         let hash = hash_path(path);
-        self.chain_iter(hash).find(|&i| {
-            self.path_rec(i)
-                .is_some_and(|r| r.hash == hash && self.paths.get(r.block) == path)
-        })
+        self.chain_iter(hash)
+            .find(|&i| self.path_rec(i).is_some_and(|r| r.hash == hash && self.paths.get(r.block) == path))
     }
 
     fn find_entry(&self, conn: ConnId, path_slot: usize) -> Option<usize> {
@@ -858,14 +819,11 @@ impl<'s> WatchTable<'s> {
     }
 
     fn find_conn(&self, conn: ConnId) -> Option<usize> {
-        self.chain_iter(hash_conn(conn))
-            .find(|&i| self.conn_rec(i).is_some_and(|r| r.conn == conn))
+        self.chain_iter(hash_conn(conn)).find(|&i| self.conn_rec(i).is_some_and(|r| r.conn == conn))
     }
 
     fn path_bytes_of(&self, path: Link) -> &[u8] {
-        path.index()
-            .and_then(|p| self.path_rec(p))
-            .map_or(&[], |r| self.paths.get(r.block))
+        path.index().and_then(|p| self.path_rec(p)).map_or(&[], |r| self.paths.get(r.block))
     }
 
     fn slot(&self, i: usize) -> Option<&WatchSlot> {
@@ -915,10 +873,7 @@ impl<'s> WatchTable<'s> {
     }
 
     fn chain_iter(&self, hash: u32) -> impl Iterator<Item = usize> + '_ {
-        let mut cursor = self
-            .bucket(hash)
-            .and_then(|b| self.index.get(b))
-            .map_or(Link::NONE, |&l| Link(l));
+        let mut cursor = self.bucket(hash).and_then(|b| self.index.get(b)).map_or(Link::NONE, |&l| Link(l));
         core::iter::from_fn(move || {
             let i = cursor.index()?;
             cursor = Link(self.slot(i)?.words[0]);
@@ -1093,13 +1048,7 @@ mod tests {
         let mut s = storage(64, 4096);
         let mut t = s.table();
         t.add_watch(ConnId(1), b"/a", false).unwrap();
-        for event in [
-            NodeCreated,
-            NodeDataChanged,
-            NodeChildrenChanged,
-            NodeDeleted,
-            NodeCreated,
-        ] {
+        for event in [NodeCreated, NodeDataChanged, NodeChildrenChanged, NodeDeleted, NodeCreated] {
             assert_eq!(fire(&mut t, "/a", event), [1], "{event:?}");
         }
         assert_eq!(modes(&t, 1, "/a"), (Some(Persistent), Some(Persistent)));
@@ -1124,10 +1073,7 @@ mod tests {
         for path in ["/", "/b", "/ab", "/ab/c"] {
             assert_eq!(fire(&mut t, path, NodeDataChanged), [] as [u32; 0], "{path}");
         }
-        assert_eq!(
-            modes(&t, 1, "/a"),
-            (Some(PersistentRecursive), Some(PersistentRecursive))
-        );
+        assert_eq!(modes(&t, 1, "/a"), (Some(PersistentRecursive), Some(PersistentRecursive)));
         // A recursive watch on the root covers everything.
         t.add_watch(ConnId(2), b"/", true).unwrap();
         assert_eq!(fire(&mut t, "/x/y", NodeCreated), [2]);
@@ -1247,14 +1193,7 @@ mod tests {
         reg(&mut t, 2, "/a", Data, OneShot);
         reg(&mut t, 3, "/c", Child, OneShot);
         t.add_watch(ConnId(4), b"/d", false).unwrap();
-        assert_eq!(
-            t.data_watch_stats(),
-            WatchesSummary {
-                connections: 3,
-                paths: 3,
-                total: 4
-            }
-        );
+        assert_eq!(t.data_watch_stats(), WatchesSummary { connections: 3, paths: 3, total: 4 });
         assert_eq!(t.total_count(), 6);
         let conns: BTreeSet<u32> = t.data_connections().map(|c| c.0).collect();
         assert_eq!(conns, BTreeSet::from([1, 2, 4]));
@@ -1268,14 +1207,7 @@ mod tests {
         // As in 3.8, a connection whose data watches fired is still counted until it closes.
         fire(&mut t, "/a", NodeDataChanged);
         fire(&mut t, "/b", NodeDataChanged);
-        assert_eq!(
-            t.data_watch_stats(),
-            WatchesSummary {
-                connections: 3,
-                paths: 1,
-                total: 1
-            }
-        );
+        assert_eq!(t.data_watch_stats(), WatchesSummary { connections: 3, paths: 1, total: 1 });
         assert!(t.data_connections().any(|c| c == ConnId(1)));
         t.remove_connection(ConnId(1));
         assert_eq!(t.data_watch_stats().connections, 2);
@@ -1290,10 +1222,7 @@ mod tests {
         let before = (t.slots_used(), t.path_bytes(), t.data_watch_stats(), t.total_count());
         assert_eq!(t.register(ConnId(1), b"/b", Data, OneShot), Err(WatchesFull));
         assert_eq!(t.add_watch(ConnId(2), b"/a", true), Err(WatchesFull));
-        assert_eq!(
-            (t.slots_used(), t.path_bytes(), t.data_watch_stats(), t.total_count()),
-            before
-        );
+        assert_eq!((t.slots_used(), t.path_bytes(), t.data_watch_stats(), t.total_count()), before);
         assert!(!t.check(b"/b", WatcherType::Any));
         // Changing an existing entry needs no room.
         t.add_watch(ConnId(1), b"/a", false).unwrap();
@@ -1334,14 +1263,7 @@ mod tests {
         assert_eq!(fire(&mut t, "/a/b", NodeDataChanged), [0, 1, 2, 3, 4]);
         t.remove_connection(ConnId(2));
         assert_eq!(fire(&mut t, "/c", NodeDataChanged), [0, 1, 3, 4]);
-        assert_eq!(
-            t.data_watch_stats(),
-            WatchesSummary {
-                connections: 4,
-                paths: 1,
-                total: 4
-            }
-        );
+        assert_eq!(t.data_watch_stats(), WatchesSummary { connections: 4, paths: 1, total: 4 });
     }
 
     #[test]
@@ -1462,10 +1384,8 @@ mod tests {
                 Op::Remove(c, p, which) => {
                     let which = WatcherType::from_code(i32::from(which)).unwrap();
                     let e = m.entries.get(&(c, PATHS[p])).copied().unwrap_or_default();
-                    let after = (
-                        if which.covers_data() { None } else { e.0 },
-                        if which.covers_child() { None } else { e.1 },
-                    );
+                    let after =
+                        (if which.covers_data() { None } else { e.0 }, if which.covers_child() { None } else { e.1 });
                     let want = after != e;
                     if after == (None, None) {
                         m.entries.remove(&(c, PATHS[p]));
@@ -1502,16 +1422,9 @@ mod tests {
                 let want = m.entries.get(&(c, p)).copied().unwrap_or_default();
                 assert_eq!(modes(t, c, p), want, "conn {c} path {p}");
             }
-            let want: BTreeSet<&str> = m
-                .entries
-                .iter()
-                .filter(|((conn, _), e)| *conn == c && e.0.is_some())
-                .map(|((_, p), _)| *p)
-                .collect();
-            let got: BTreeSet<&str> = t
-                .data_paths_of(ConnId(c))
-                .map(|p| core::str::from_utf8(p).unwrap())
-                .collect();
+            let want: BTreeSet<&str> =
+                m.entries.iter().filter(|((conn, _), e)| *conn == c && e.0.is_some()).map(|((_, p), _)| *p).collect();
+            let got: BTreeSet<&str> = t.data_paths_of(ConnId(c)).map(|p| core::str::from_utf8(p).unwrap()).collect();
             assert_eq!(got, want);
         }
         for p in PATHS {
@@ -1523,12 +1436,8 @@ mod tests {
         }
         let data_entries = m.entries.values().filter(|e| e.0.is_some()).count() as u32;
         let child_entries = m.entries.values().filter(|e| e.1.is_some()).count() as u32;
-        let data_paths: BTreeSet<&str> = m
-            .entries
-            .iter()
-            .filter(|(_, e)| e.0.is_some())
-            .map(|((_, p), _)| *p)
-            .collect();
+        let data_paths: BTreeSet<&str> =
+            m.entries.iter().filter(|(_, e)| e.0.is_some()).map(|((_, p), _)| *p).collect();
         assert_eq!(
             t.data_watch_stats(),
             WatchesSummary {

@@ -110,14 +110,7 @@ pub struct ServerLine {
 impl fmt::Display for ServerLine {
     /// ZooKeeper's `QuorumServer.toString`, as `conf` prints membership.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}:{}",
-            bracketed(&self.host),
-            self.quorum_port,
-            self.election_port,
-            self.role
-        )?;
+        write!(f, "{}:{}:{}:{}", bracketed(&self.host), self.quorum_port, self.election_port, self.role)?;
         if let Some((host, port)) = &self.client {
             write!(f, ";{}:{}", bracketed(host), port)?;
         }
@@ -264,12 +257,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Read { path, error } => write!(f, "{}: {error}", path.display()),
             ConfigError::NotText { path } => write!(f, "{}: not UTF-8 text", path.display()),
             ConfigError::Syntax { line, reason } => write!(f, "line {line}: {reason}"),
-            ConfigError::BadValue {
-                line,
-                key,
-                value,
-                reason,
-            } => {
+            ConfigError::BadValue { line, key, value, reason } => {
                 write!(f, "line {line}: {key}={value}: {reason}")
             }
             ConfigError::Missing { key, reason } => write!(f, "{key} is not set: {reason}"),
@@ -331,10 +319,7 @@ impl Config {
             max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
             min_session_timeout_ms: tick * DEFAULT_MIN_SESSION_TIMEOUT_TICKS,
             max_session_timeout_ms: tick * DEFAULT_MAX_SESSION_TIMEOUT_TICKS,
-            four_letter_words: DEFAULT_FOUR_LETTER_WORDS
-                .iter()
-                .map(|w| w.to_string())
-                .collect(),
+            four_letter_words: DEFAULT_FOUR_LETTER_WORDS.iter().map(|w| w.to_string()).collect(),
             extended_types_enabled: false,
             jute_maxbuffer: DEFAULT_JUTE_MAXBUFFER,
             snap_retain_count: MIN_SNAP_RETAIN_COUNT,
@@ -353,13 +338,8 @@ impl Config {
     /// Reads and parses a zoo.cfg file.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|error| ConfigError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotText {
-            path: path.to_path_buf(),
-        })?;
+        let bytes = std::fs::read(path).map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotText { path: path.to_path_buf() })?;
         Config::parse(&text)
     }
 
@@ -371,10 +351,7 @@ impl Config {
         let mut last: HashMap<&str, usize> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
             if let Some(prev) = last.insert(e.key.as_str(), i) {
-                warnings.push(format!(
-                    "{} on line {} overrides line {}",
-                    e.key, e.line, entries[prev].line
-                ));
+                warnings.push(format!("{} on line {} overrides line {}", e.key, e.line, entries[prev].line));
             }
         }
         let mut b = Builder::default();
@@ -389,20 +366,12 @@ impl Config {
     /// True when the server lines name an ensemble: more than one participant.
     /// (ZooKeeper runs a single participant line standalone.)
     pub fn is_distributed(&self) -> bool {
-        self.servers
-            .iter()
-            .filter(|s| s.role == PeerRole::Participant)
-            .count()
-            > 1
+        self.servers.iter().filter(|s| s.role == PeerRole::Participant).count() > 1
     }
 
     /// The client listen address as `host:port` (IPv6 in brackets), for `ToSocketAddrs`.
     pub fn client_bind_address(&self) -> String {
-        format!(
-            "{}:{}",
-            bracketed(&self.client_port_address),
-            self.client_port
-        )
+        format!("{}:{}", bracketed(&self.client_port_address), self.client_port)
     }
 
     /// What the `conf` four-letter word prints, in ZooKeeper 3.8's order.
@@ -527,17 +496,10 @@ impl Builder {
             "minSessionTimeout" => self.min_session_timeout = session_timeout(e, v)?,
             "maxSessionTimeout" => self.max_session_timeout = session_timeout(e, v)?,
             "4lw.commands.whitelist" | "zookeeper.4lw.commands.whitelist" => {
-                self.four_letter_words = Some(
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|w| !w.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                );
+                self.four_letter_words =
+                    Some(v.split(',').map(str::trim).filter(|w| !w.is_empty()).map(str::to_string).collect());
             }
-            "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
-                self.extended_types_enabled = boolean(e, v)?
-            }
+            "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => self.extended_types_enabled = boolean(e, v)?,
             "jute.maxbuffer" => {
                 let n = java_decode(v).ok_or_else(|| bad(e, "not a number"))?;
                 if n <= 0 || n > i64::from(i32::MAX) {
@@ -555,24 +517,19 @@ impl Builder {
                 self.snap_count = Some(n as u64);
             }
             "peerType" => {
-                self.peer_type =
-                    PeerRole::parse(v).ok_or_else(|| bad(e, "expected participant or observer"))?
+                self.peer_type = PeerRole::parse(v).ok_or_else(|| bad(e, "expected participant or observer"))?
             }
             "electionAlg" => {
                 if int(e, v)? != i64::from(ELECTION_ALG_FAST) {
                     return Err(bad(e, "only 3 (fast leader election) is supported"));
                 }
             }
-            "DigestAuthenticationProvider.superDigest"
-            | "zookeeper.DigestAuthenticationProvider.superDigest" => {
+            "DigestAuthenticationProvider.superDigest" | "zookeeper.DigestAuthenticationProvider.superDigest" => {
                 let (user, digest) = v
                     .split_once(':')
                     .filter(|(u, d)| !u.is_empty() && !d.is_empty())
                     .ok_or_else(|| bad(e, "expected user:base64digest"))?;
-                self.super_digest = Some(SuperDigest {
-                    user: user.to_string(),
-                    digest: digest.to_string(),
-                });
+                self.super_digest = Some(SuperDigest { user: user.to_string(), digest: digest.to_string() });
             }
             "znode.container.checkIntervalMs" | "zookeeper.znode.container.checkIntervalMs" => {
                 let n = int(e, v)?;
@@ -594,11 +551,7 @@ impl Builder {
                 let line = server_line(id, v).map_err(|reason| bad(e, reason))?;
                 self.servers.push((line, e.line));
             }
-            _ => self.ignored.push(IgnoredKey {
-                line: e.line,
-                key: e.key.clone(),
-                value: v.to_string(),
-            }),
+            _ => self.ignored.push(IgnoredKey { line: e.line, key: e.key.clone(), value: v.to_string() }),
         }
         Ok(())
     }
@@ -627,14 +580,10 @@ impl Builder {
             c.max_client_cnxns = m;
         }
         let default_timeout = |ticks: u32| tick.saturating_mul(ticks);
-        c.min_session_timeout_ms = self.min_session_timeout.map_or(
-            default_timeout(DEFAULT_MIN_SESSION_TIMEOUT_TICKS),
-            |(t, _)| t,
-        );
-        c.max_session_timeout_ms = self.max_session_timeout.map_or(
-            default_timeout(DEFAULT_MAX_SESSION_TIMEOUT_TICKS),
-            |(t, _)| t,
-        );
+        c.min_session_timeout_ms =
+            self.min_session_timeout.map_or(default_timeout(DEFAULT_MIN_SESSION_TIMEOUT_TICKS), |(t, _)| t);
+        c.max_session_timeout_ms =
+            self.max_session_timeout.map_or(default_timeout(DEFAULT_MAX_SESSION_TIMEOUT_TICKS), |(t, _)| t);
         if c.min_session_timeout_ms > c.max_session_timeout_ms {
             // Name whichever of the two keys was written (the later one if both).
             let (key, line, value) = match (self.min_session_timeout, self.max_session_timeout) {
@@ -673,9 +622,7 @@ impl Builder {
         c.purge_interval_hours = self.purge_interval_hours;
         if let Some(n) = self.snap_count {
             if n < MIN_SNAP_COUNT {
-                warnings.push(format!(
-                    "snapCount {n} is below {MIN_SNAP_COUNT}; using {MIN_SNAP_COUNT}"
-                ));
+                warnings.push(format!("snapCount {n} is below {MIN_SNAP_COUNT}; using {MIN_SNAP_COUNT}"));
             }
             c.snap_count = n.max(MIN_SNAP_COUNT);
         }
@@ -689,65 +636,35 @@ impl Builder {
 
         let mut servers = self.servers;
         servers.sort_by_key(|(s, _)| s.id);
-        let id_max = if c.extended_types_enabled {
-            SERVER_ID_MAX_EXTENDED_TYPES
-        } else {
-            SERVER_ID_MAX
-        };
+        let id_max = if c.extended_types_enabled { SERVER_ID_MAX_EXTENDED_TYPES } else { SERVER_ID_MAX };
         for (i, (s, line)) in servers.iter().enumerate() {
             if s.id == 0 || s.id > id_max {
-                return Err(server_error(
-                    s,
-                    *line,
-                    format!("server id must be 1..={id_max}"),
-                ));
+                return Err(server_error(s, *line, format!("server id must be 1..={id_max}")));
             }
             if i > 0 && servers[i - 1].0.id == s.id {
-                return Err(server_error(
-                    s,
-                    *line,
-                    "server id appears twice".to_string(),
-                ));
+                return Err(server_error(s, *line, "server id appears twice".to_string()));
             }
         }
-        let participants = servers
-            .iter()
-            .filter(|(s, _)| s.role == PeerRole::Participant)
-            .count();
+        let participants = servers.iter().filter(|(s, _)| s.role == PeerRole::Participant).count();
         let observers = servers.len() - participants;
         if observers > 0 && participants <= 1 {
             let (s, line) = &servers[0];
-            return Err(server_error(
-                s,
-                *line,
-                "observers need a quorum of participants".to_string(),
-            ));
+            return Err(server_error(s, *line, "observers need a quorum of participants".to_string()));
         }
         match participants {
             0 => {}
             1 => warnings.push("only one server line: running standalone".to_string()),
             n => {
                 if n <= 2 {
-                    warnings.push(
-                        "no server failure will be tolerated: use at least 3 servers".to_string(),
-                    );
+                    warnings.push("no server failure will be tolerated: use at least 3 servers".to_string());
                 } else if n % 2 == 0 {
-                    warnings.push(
-                        "an even number of servers tolerates no more failures than one fewer"
-                            .to_string(),
-                    );
+                    warnings.push("an even number of servers tolerates no more failures than one fewer".to_string());
                 }
                 if c.init_limit == 0 {
-                    return Err(ConfigError::Missing {
-                        key: "initLimit",
-                        reason: "required for an ensemble",
-                    });
+                    return Err(ConfigError::Missing { key: "initLimit", reason: "required for an ensemble" });
                 }
                 if c.sync_limit == 0 {
-                    return Err(ConfigError::Missing {
-                        key: "syncLimit",
-                        reason: "required for an ensemble",
-                    });
+                    return Err(ConfigError::Missing { key: "syncLimit", reason: "required for an ensemble" });
                 }
             }
         }
@@ -758,21 +675,11 @@ impl Builder {
 }
 
 fn server_error(s: &ServerLine, line: usize, reason: String) -> ConfigError {
-    ConfigError::BadValue {
-        line,
-        key: format!("server.{}", s.id),
-        value: s.to_string(),
-        reason,
-    }
+    ConfigError::BadValue { line, key: format!("server.{}", s.id), value: s.to_string(), reason }
 }
 
 fn bad(e: &Entry, reason: impl Into<String>) -> ConfigError {
-    ConfigError::BadValue {
-        line: e.line,
-        key: e.key.clone(),
-        value: e.value.trim().to_string(),
-        reason: reason.into(),
-    }
+    ConfigError::BadValue { line: e.line, key: e.key.clone(), value: e.value.trim().to_string(), reason: reason.into() }
 }
 
 /// Java's `Integer.parseInt` range, kept as i64 so callers can range-check.
@@ -811,10 +718,7 @@ fn session_timeout(e: &Entry, v: &str) -> Result<Option<(u32, usize)>, ConfigErr
 
 fn port(e: &Entry, v: &str) -> Result<u16, ConfigError> {
     let n = int(e, v)?;
-    u16::try_from(n)
-        .ok()
-        .filter(|&p| p != 0)
-        .ok_or_else(|| bad(e, "port must be 1..=65535"))
+    u16::try_from(n).ok().filter(|&p| p != 0).ok_or_else(|| bad(e, "port must be 1..=65535"))
 }
 
 fn path(e: &Entry, v: &str) -> Result<PathBuf, ConfigError> {
@@ -840,10 +744,8 @@ fn java_decode(v: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, v.strip_prefix('+').unwrap_or(v)),
     };
-    let (radix, digits) = if let Some(h) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-        .or_else(|| digits.strip_prefix('#'))
+    let (radix, digits) = if let Some(h) =
+        digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")).or_else(|| digits.strip_prefix('#'))
     {
         (16, h)
     } else if digits.len() > 1 && digits.starts_with('0') {
@@ -874,9 +776,7 @@ fn capacity<T: TryFrom<u64>>(e: &Entry, v: &str) -> Result<T, ConfigError> {
         _ => (v, 0),
     };
     let n: u64 = digits.trim().parse().map_err(|_| bad(e, "not a number"))?;
-    let n = n
-        .checked_mul(1u64 << shift)
-        .ok_or_else(|| bad(e, "too large"))?;
+    let n = n.checked_mul(1u64 << shift).ok_or_else(|| bad(e, "too large"))?;
     if n == 0 {
         return Err(bad(e, "must be at least 1"));
     }
@@ -885,9 +785,7 @@ fn capacity<T: TryFrom<u64>>(e: &Entry, v: &str) -> Result<T, ConfigError> {
 
 /// A host from a config value: brackets around an IPv6 literal are dropped.
 fn host(v: &str) -> &str {
-    v.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(v)
+    v.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(v)
 }
 
 /// Splits `host:port[:...]` where host may be `[ipv6]`, as ZooKeeper's `getHostAndPort`.
@@ -906,11 +804,7 @@ fn host_and_ports(s: &str) -> Result<Vec<&str>, &'static str> {
 }
 
 fn server_port(s: &str) -> Result<u16, &'static str> {
-    s.trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|&p| p != 0)
-        .ok_or("port must be 1..=65535")
+    s.trim().parse::<u16>().ok().filter(|&p| p != 0).ok_or("port must be 1..=65535")
 }
 
 /// `host:quorumPort:electionPort[:role][;[clientHost:]clientPort]` (QuorumServer's format).
@@ -947,21 +841,12 @@ fn server_line(id: u64, v: &str) -> Result<ServerLine, &'static str> {
             let p = host_and_ports(c)?;
             match p.as_slice() {
                 [port] => Some((DEFAULT_CLIENT_PORT_ADDRESS.to_string(), server_port(port)?)),
-                [h, port] if !h.trim().is_empty() => {
-                    Some((h.trim().to_string(), server_port(port)?))
-                }
+                [h, port] if !h.trim().is_empty() => Some((h.trim().to_string(), server_port(port)?)),
                 _ => return Err("client part must be port or host:port"),
             }
         }
     };
-    Ok(ServerLine {
-        id,
-        host: host.to_string(),
-        quorum_port,
-        election_port,
-        role,
-        client,
-    })
+    Ok(ServerLine { id, host: host.to_string(), quorum_port, election_port, role, client })
 }
 
 /// One key/value of a properties file.
@@ -977,10 +862,7 @@ struct Entry {
 fn properties(text: &str) -> Result<Vec<Entry>, ConfigError> {
     let is_blank = |c: char| c == ' ' || c == '\t' || c == '\x0c';
     let mut out = Vec::new();
-    let mut lines = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
+    let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
     while let Some((start, first)) = lines.next() {
         let first = first.trim_start_matches(is_blank);
         if first.is_empty() || first.starts_with('#') || first.starts_with('!') {
@@ -1025,11 +907,7 @@ fn properties(text: &str) -> Result<Vec<Entry>, ConfigError> {
         }
         let key = unescape(&chars[..key_end], start)?;
         let value = unescape(&chars[j..], start)?;
-        out.push(Entry {
-            line: start,
-            key: key.trim().to_string(),
-            value,
-        });
+        out.push(Entry { line: start, key: key.trim().to_string(), value });
     }
     Ok(out)
 }
@@ -1089,10 +967,7 @@ mod tests {
         assert_eq!(c.client_port_address, "0.0.0.0");
         assert_eq!(c.client_bind_address(), "0.0.0.0:2181");
         assert_eq!(c.max_client_cnxns, 60);
-        assert_eq!(
-            (c.min_session_timeout_ms, c.max_session_timeout_ms),
-            (6000, 60000)
-        );
+        assert_eq!((c.min_session_timeout_ms, c.max_session_timeout_ms), (6000, 60000));
         assert_eq!(c.four_letter_words, vec!["srvr".to_string()]);
         assert!(!c.extended_types_enabled);
         assert_eq!(c.jute_maxbuffer, 0xfffff);
@@ -1125,10 +1000,7 @@ mod tests {
         assert_eq!(c.client_port_address, "127.0.0.1");
         assert_eq!(c.max_client_cnxns, 10);
         // Session timeout defaults follow tickTime wherever it appears in the file.
-        assert_eq!(
-            (c.min_session_timeout_ms, c.max_session_timeout_ms),
-            (4000, 40000)
-        );
+        assert_eq!((c.min_session_timeout_ms, c.max_session_timeout_ms), (4000, 40000));
     }
 
     #[test]
@@ -1137,21 +1009,9 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                Entry {
-                    line: 1,
-                    key: "a=b".into(),
-                    value: "c".into()
-                },
-                Entry {
-                    line: 2,
-                    key: "d".into(),
-                    value: "e\\".into()
-                },
-                Entry {
-                    line: 3,
-                    key: "f".into(),
-                    value: "g".into()
-                },
+                Entry { line: 1, key: "a=b".into(), value: "c".into() },
+                Entry { line: 2, key: "d".into(), value: "e\\".into() },
+                Entry { line: 3, key: "f".into(), value: "g".into() },
             ]
         );
     }
@@ -1160,15 +1020,9 @@ mod tests {
     fn later_keys_override_with_a_warning() {
         let c = parse("dataDir=/a\ntickTime=1000\ntickTime=2000\n");
         assert_eq!(c.tick_time_ms, 2000);
-        assert_eq!(
-            c.warnings,
-            vec!["tickTime on line 3 overrides line 2".to_string()]
-        );
+        assert_eq!(c.warnings, vec!["tickTime on line 3 overrides line 2".to_string()]);
         // The overridden value is not checked: only the last one counts.
-        assert_eq!(
-            parse("dataDir=/a\ntickTime=x\ntickTime=5\n").tick_time_ms,
-            5
-        );
+        assert_eq!(parse("dataDir=/a\ntickTime=x\ntickTime=5\n").tick_time_ms, 5);
     }
 
     #[test]
@@ -1177,16 +1031,8 @@ mod tests {
         assert_eq!(
             c.ignored,
             vec![
-                IgnoredKey {
-                    line: 2,
-                    key: "admin.enableServer".into(),
-                    value: "false".into()
-                },
-                IgnoredKey {
-                    line: 3,
-                    key: "metricsProvider.className".into(),
-                    value: "x.Y".into()
-                },
+                IgnoredKey { line: 2, key: "admin.enableServer".into(), value: "false".into() },
+                IgnoredKey { line: 3, key: "metricsProvider.className".into(), value: "x.Y".into() },
             ]
         );
     }
@@ -1209,10 +1055,7 @@ mod tests {
         assert!(c.extended_types_enabled);
         assert_eq!(
             c.super_digest,
-            Some(SuperDigest {
-                user: "super".into(),
-                digest: "D/InIHSb7yEEbrWz8b9l71RjZJU=".into()
-            })
+            Some(SuperDigest { user: "super".into(), digest: "D/InIHSb7yEEbrWz8b9l71RjZJU=".into() })
         );
         assert_eq!(c.jute_maxbuffer, 0x400000);
         assert_eq!(c.snap_count, 5000);
@@ -1247,68 +1090,39 @@ mod tests {
 
     #[test]
     fn bad_values_name_key_and_line() {
-        assert_eq!(
-            err("dataDir=/a\n\ntickTime=abc\n"),
-            "line 3: tickTime=abc: not a number"
-        );
-        assert_eq!(
-            err("dataDir=/a\nclientPort=70000\n"),
-            "line 2: clientPort=70000: port must be 1..=65535"
-        );
-        assert_eq!(
-            err("dataDir=/a\ntickTime=0\n"),
-            "line 2: tickTime=0: must be positive"
-        );
-        assert_eq!(
-            err("dataDir=/a\ntickTime=99999999999\n"),
-            "line 2: tickTime=99999999999: out of the 32-bit range"
-        );
+        assert_eq!(err("dataDir=/a\n\ntickTime=abc\n"), "line 3: tickTime=abc: not a number");
+        assert_eq!(err("dataDir=/a\nclientPort=70000\n"), "line 2: clientPort=70000: port must be 1..=65535");
+        assert_eq!(err("dataDir=/a\ntickTime=0\n"), "line 2: tickTime=0: must be positive");
+        assert_eq!(err("dataDir=/a\ntickTime=99999999999\n"), "line 2: tickTime=99999999999: out of the 32-bit range");
         assert!(err("dataDir=/a\nmaxClientCnxns=-2\n").starts_with("line 2: maxClientCnxns"));
         assert!(err("dataDir=/a\nextendedTypesEnabled=yes\n").contains("true or false"));
         assert!(err("dataDir=/a\nelectionAlg=1\n").contains("only 3"));
         assert!(err("dataDir=/a\njute.maxbuffer=-5\n").contains("positive"));
-        assert!(err(
-            "dataDir=/a\nsuperDigest=x\nDigestAuthenticationProvider.superDigest=nocolon\n"
-        )
-        .starts_with("line 3: DigestAuthenticationProvider.superDigest"));
-        assert_eq!(
-            err("dataDir=/a\nx=\\u12\n"),
-            "line 2: malformed \\uxxxx escape `\\u12`"
-        );
+        assert!(err("dataDir=/a\nsuperDigest=x\nDigestAuthenticationProvider.superDigest=nocolon\n")
+            .starts_with("line 3: DigestAuthenticationProvider.superDigest"));
+        assert_eq!(err("dataDir=/a\nx=\\u12\n"), "line 2: malformed \\uxxxx escape `\\u12`");
         assert!(err("tickTime=2000\n").starts_with("dataDir is not set"));
         assert!(err("dataDir=\n").contains("empty path"));
         assert!(err("dataDir=/a\nclientPortAddress=10.0.0.1:2181\n").contains("without a port"));
-        assert_eq!(
-            parse("dataDir=/a\nclientPortAddress=[::1]\n").client_bind_address(),
-            "[::1]:2181"
-        );
+        assert_eq!(parse("dataDir=/a\nclientPortAddress=[::1]\n").client_bind_address(), "[::1]:2181");
     }
 
     #[test]
     fn session_timeout_bounds() {
         let c = parse("dataDir=/a\ntickTime=1000\nminSessionTimeout=-1\nmaxSessionTimeout=5000\n");
-        assert_eq!(
-            (c.min_session_timeout_ms, c.max_session_timeout_ms),
-            (2000, 5000)
-        );
+        assert_eq!((c.min_session_timeout_ms, c.max_session_timeout_ms), (2000, 5000));
         assert_eq!(
             err("dataDir=/a\nminSessionTimeout=9000\nmaxSessionTimeout=8000\n"),
             "line 3: maxSessionTimeout=8000: minSessionTimeout (9000 ms) must not be larger than maxSessionTimeout (8000 ms)"
         );
         // Only min written: it is the one named, against the tick-derived max.
-        assert!(err("dataDir=/a\ntickTime=100\nminSessionTimeout=9000\n")
-            .starts_with("line 3: minSessionTimeout=9000"));
+        assert!(err("dataDir=/a\ntickTime=100\nminSessionTimeout=9000\n").starts_with("line 3: minSessionTimeout=9000"));
     }
 
     #[test]
     fn retain_and_snap_counts_are_raised_to_minimums() {
-        let c = parse(
-            "dataDir=/a\nautopurge.snapRetainCount=1\nsnapCount=1\nautopurge.purgeInterval=24\n",
-        );
-        assert_eq!(
-            (c.snap_retain_count, c.snap_count, c.purge_interval_hours),
-            (3, 2, 24)
-        );
+        let c = parse("dataDir=/a\nautopurge.snapRetainCount=1\nsnapCount=1\nautopurge.purgeInterval=24\n");
+        assert_eq!((c.snap_retain_count, c.snap_count, c.purge_interval_hours), (3, 2, 24));
         assert_eq!(c.warnings.len(), 2);
     }
 
@@ -1338,14 +1152,8 @@ mod tests {
         assert_eq!(c.servers[2].role, PeerRole::Observer);
         assert_eq!(c.servers[2].client, Some(("::1".into(), 2183)));
         assert_eq!(c.servers[0].to_string(), "zk1:2888:3888:participant");
-        assert_eq!(
-            c.servers[1].to_string(),
-            "[fe80::1]:2888:3888:participant;0.0.0.0:2182"
-        );
-        assert_eq!(
-            c.servers[2].to_string(),
-            "zk3:2888:3888:observer;[::1]:2183"
-        );
+        assert_eq!(c.servers[1].to_string(), "[fe80::1]:2888:3888:participant;0.0.0.0:2182");
+        assert_eq!(c.servers[2].to_string(), "zk3:2888:3888:observer;[::1]:2183");
         // Three participants: no warning about tolerance.
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
@@ -1366,19 +1174,11 @@ mod tests {
         assert!(e("server.1=[::1:1:2").contains("without"));
         assert!(e("server.0=a:1:2").contains("1..=255"));
         assert!(e("server.256=a:1:2").contains("1..=255"));
-        assert!(
-            err("dataDir=/a\nextendedTypesEnabled=true\nserver.255=a:1:2\n").contains("1..=254")
-        );
+        assert!(err("dataDir=/a\nextendedTypesEnabled=true\nserver.255=a:1:2\n").contains("1..=254"));
         assert!(e("server.1=a:1:2\nserver.01=b:1:2").contains("twice"));
         assert!(e("server.1=a:1:2\nserver.2=b:1:2:observer").contains("observers need"));
-        assert!(
-            err("dataDir=/a\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\n")
-                .starts_with("initLimit is not set")
-        );
-        assert!(
-            err("dataDir=/a\ninitLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\n")
-                .starts_with("syncLimit is not set")
-        );
+        assert!(err("dataDir=/a\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\n").starts_with("initLimit is not set"));
+        assert!(err("dataDir=/a\ninitLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\n").starts_with("syncLimit is not set"));
     }
 
     #[test]
@@ -1386,10 +1186,7 @@ mod tests {
         let c = parse("dataDir=/a\nserver.1=a:1:2\n");
         assert!(!c.is_distributed());
         assert_eq!(c.servers.len(), 1);
-        assert_eq!(
-            c.warnings,
-            vec!["only one server line: running standalone".to_string()]
-        );
+        assert_eq!(c.warnings, vec!["only one server line: running standalone".to_string()]);
     }
 
     /// `conf` from Apache ZooKeeper 3.8.0 standalone (tickTime=2000, clientPort=21810).
@@ -1415,11 +1212,7 @@ mod tests {
             "tickTime=2000\ndataDir=/work/scratch/zk/data/version-2\nclientPort=21810\n\
              clientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
         );
-        let facts = ConfFacts {
-            data_dir_size: 67109337,
-            data_log_size: 67109337,
-            ..ConfFacts::default()
-        };
+        let facts = ConfFacts { data_dir_size: 67109337, data_log_size: 67109337, ..ConfFacts::default() };
         assert_eq!(c.to_conf_lines(&facts), ZK_CONF_STANDALONE);
     }
 
@@ -1435,10 +1228,7 @@ mod tests {
             data_dir_size: 607,
             data_log_size: 607,
             server_id: 1,
-            quorum: Some(QuorumConfFacts {
-                role: PeerRole::Participant,
-                config_version: 0,
-            }),
+            quorum: Some(QuorumConfFacts { role: PeerRole::Participant, config_version: 0 }),
         };
         assert_eq!(c.to_conf_lines(&facts), ZK_CONF_QUORUM);
     }
@@ -1448,10 +1238,7 @@ mod tests {
         let c = parse("dataDir=rel/data\ndataLogDir=/logs\n");
         let out = c.to_conf_lines(&ConfFacts::default());
         let cwd = std::env::current_dir().unwrap();
-        assert!(
-            out.contains(&format!("dataDir={}\n", cwd.join("rel/data").display())),
-            "{out}"
-        );
+        assert!(out.contains(&format!("dataDir={}\n", cwd.join("rel/data").display())), "{out}");
         assert!(out.contains("dataLogDir=/logs\n"));
     }
 
@@ -1460,16 +1247,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("herd-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let missing = dir.join("missing.cfg");
-        assert!(matches!(
-            Config::load(&missing),
-            Err(ConfigError::Read { .. })
-        ));
+        assert!(matches!(Config::load(&missing), Err(ConfigError::Read { .. })));
         let latin1 = dir.join("latin1.cfg");
         std::fs::write(&latin1, b"dataDir=/caf\xe9\n").unwrap();
-        assert!(matches!(
-            Config::load(&latin1),
-            Err(ConfigError::NotText { .. })
-        ));
+        assert!(matches!(Config::load(&latin1), Err(ConfigError::NotText { .. })));
         let good = dir.join("zoo.cfg");
         std::fs::write(&good, "dataDir=/d\nclientPort=2999\n").unwrap();
         assert_eq!(Config::load(&good).unwrap().client_port, 2999);

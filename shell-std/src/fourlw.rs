@@ -172,10 +172,7 @@ pub struct ExpiryDump<T> {
 
 impl<T> Default for ExpiryDump<T> {
     fn default() -> Self {
-        ExpiryDump {
-            sets: Vec::new(),
-            total: 0,
-        }
+        ExpiryDump { sets: Vec::new(), total: 0 }
     }
 }
 
@@ -382,11 +379,7 @@ const NA: &str = "<NA>";
 impl EnvReport {
     /// Reads the facts from the process environment and `/proc`; `<NA>` where unknown.
     pub fn gather() -> EnvReport {
-        let read = |p: &str| {
-            std::fs::read_to_string(p)
-                .ok()
-                .map(|s| s.trim().to_string())
-        };
+        let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let meminfo_kib = |field: &str| -> Option<u64> {
             read("/proc/meminfo")?
@@ -399,13 +392,7 @@ impl EnvReport {
                 .ok()
         };
         let rss_kib = read("/proc/self/status").and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))?
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
         });
         let os_name = match std::env::consts::OS {
             "linux" => "Linux",
@@ -420,14 +407,10 @@ impl EnvReport {
             other => other,
         };
         EnvReport {
-            host_name: read("/proc/sys/kernel/hostname")
-                .or_else(|| var("HOSTNAME"))
-                .unwrap_or_else(|| NA.into()),
+            host_name: read("/proc/sys/kernel/hostname").or_else(|| var("HOSTNAME")).unwrap_or_else(|| NA.into()),
             runtime_version: HERD_VERSION.to_string(),
             runtime_vendor: "herd".to_string(),
-            runtime_home: std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| NA.into()),
+            runtime_home: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| NA.into()),
             class_path: NA.to_string(),
             library_path: var("LD_LIBRARY_PATH").unwrap_or_else(|| NA.into()),
             tmp_dir: std::env::temp_dir().display().to_string(),
@@ -435,13 +418,9 @@ impl EnvReport {
             os_name: os_name.to_string(),
             os_arch: os_arch.to_string(),
             os_version: read("/proc/sys/kernel/osrelease").unwrap_or_else(|| NA.into()),
-            user_name: var("USER")
-                .or_else(|| var("LOGNAME"))
-                .unwrap_or_else(|| NA.into()),
+            user_name: var("USER").or_else(|| var("LOGNAME")).unwrap_or_else(|| NA.into()),
             user_home: var("HOME").unwrap_or_else(|| NA.into()),
-            user_dir: std::env::current_dir()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| NA.into()),
+            user_dir: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| NA.into()),
             memory_free_mb: meminfo_kib("MemAvailable:").unwrap_or(0) / 1024,
             memory_max_mb: meminfo_kib("MemTotal:").unwrap_or(0) / 1024,
             memory_total_mb: rss_kib.unwrap_or(0) / 1024,
@@ -453,13 +432,7 @@ impl EnvReport {
 pub fn file_descriptor_counts() -> Option<(u64, u64)> {
     let open = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let max = limits
-        .lines()
-        .find_map(|l| l.strip_prefix("Max open files"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
+    let max = limits.lines().find_map(|l| l.strip_prefix("Max open files"))?.split_whitespace().next()?.parse().ok()?;
     Some((open, max))
 }
 
@@ -640,13 +613,8 @@ fn server_stats(r: &ServerReport, with_clients: bool) -> String {
         }
         o.push('\n');
     }
-    let _ = writeln!(
-        o,
-        "Latency min/avg/max: {}/{}/{}",
-        r.latency_min_ms,
-        java_double(r.latency_avg_ms),
-        r.latency_max_ms
-    );
+    let _ =
+        writeln!(o, "Latency min/avg/max: {}/{}/{}", r.latency_min_ms, java_double(r.latency_avg_ms), r.latency_max_ms);
     let _ = writeln!(o, "Received: {}", r.packets_received);
     let _ = writeln!(o, "Sent: {}", r.packets_sent);
     let _ = writeln!(o, "Connections: {}", r.alive_connections);
@@ -668,26 +636,11 @@ fn server_stats(r: &ServerReport, with_clients: bool) -> String {
 
 /// `ServerCnxn.dumpConnectionInfo`: ` /addr[ops](queued=..,recved=..,sent=..[,sid=..])`.
 fn connection_info(o: &mut String, c: &ConnReport, brief: bool) {
-    let ops = if c.interest_ops == 0 {
-        "0".to_string()
-    } else {
-        format!("{:x}", c.interest_ops)
-    };
-    let _ = write!(
-        o,
-        " {}[{}](queued={},recved={},sent={}",
-        java_socket_addr(&c.remote),
-        ops,
-        c.queued,
-        c.recved,
-        c.sent
-    );
+    let ops = if c.interest_ops == 0 { "0".to_string() } else { format!("{:x}", c.interest_ops) };
+    let _ =
+        write!(o, " {}[{}](queued={},recved={},sent={}", java_socket_addr(&c.remote), ops, c.queued, c.recved, c.sent);
     if !brief && c.session_id != 0 {
-        let _ = write!(
-            o,
-            ",sid=0x{:x},lop={},est={},to={}",
-            c.session_id, c.last_op, c.established_ms, c.timeout_ms
-        );
+        let _ = write!(o, ",sid=0x{:x},lop={},est={},to={}", c.session_id, c.last_op, c.established_ms, c.timeout_ms);
         if c.last_cxid >= 0 {
             let _ = write!(o, ",lcxid=0x{:x}", c.last_cxid);
         }
@@ -772,10 +725,7 @@ pub fn wchs(r: &ServerReport) -> String {
         return not_serving();
     }
     let s = &r.watch_summary;
-    format!(
-        "{} connections watching {} paths\nTotal watches:{}\n",
-        s.connections, s.paths, s.total
-    )
+    format!("{} connections watching {} paths\nTotal watches:{}\n", s.connections, s.paths, s.total)
 }
 
 /// `wchc`: each session, then its paths tab-indented. Reads `watches_by_session`.
@@ -814,12 +764,7 @@ pub fn wchp(r: &ServerReport) -> String {
 fn expiry_dump<T>(o: &mut String, d: &ExpiryDump<T>, member: impl Fn(&T) -> String) {
     let _ = writeln!(o, "Sets ({})/({}):", d.sets.len(), d.total);
     for set in &d.sets {
-        let _ = writeln!(
-            o,
-            "{} expire at {}:",
-            set.members.len(),
-            java_date(set.expire_at_ms)
-        );
+        let _ = writeln!(o, "{} expire at {}:", set.members.len(), java_date(set.expire_at_ms));
         for m in &set.members {
             let _ = writeln!(o, "\t{}", member(m));
         }
@@ -855,13 +800,7 @@ pub fn dump(r: &ServerReport) -> String {
     o.push_str("Connections dump:\n");
     if let Some(d) = &r.connection_expiry {
         o.push_str("Connections ");
-        expiry_dump(&mut o, d, |c| {
-            format!(
-                "ip: {} sessionId: 0x{:x}",
-                java_socket_addr(&c.remote),
-                c.session_id
-            )
-        });
+        expiry_dump(&mut o, d, |c| format!("ip: {} sessionId: 0x{:x}", java_socket_addr(&c.remote), c.session_id));
     }
     o
 }
@@ -931,29 +870,14 @@ pub fn mntr(r: &ServerReport) -> String {
         ("approximate_data_size", int(g.approximate_data_size)),
         ("global_sessions", int(g.global_sessions)),
         ("local_sessions", int(g.local_sessions)),
-        (
-            "connection_drop_probability",
-            Double(g.connection_drop_probability),
-        ),
-        (
-            "last_client_response_size",
-            Int(g.last_client_response_size),
-        ),
+        ("connection_drop_probability", Double(g.connection_drop_probability)),
+        ("last_client_response_size", Int(g.last_client_response_size)),
         ("max_client_response_size", Int(g.max_client_response_size)),
         ("min_client_response_size", Int(g.min_client_response_size)),
-        (
-            "outstanding_tls_handshake",
-            int(g.outstanding_tls_handshake),
-        ),
+        ("outstanding_tls_handshake", int(g.outstanding_tls_handshake)),
         ("auth_failed_count", int(g.auth_failed_count)),
-        (
-            "non_mtls_remote_conn_count",
-            int(g.non_mtls_remote_conn_count),
-        ),
-        (
-            "non_mtls_local_conn_count",
-            int(g.non_mtls_local_conn_count),
-        ),
+        ("non_mtls_remote_conn_count", int(g.non_mtls_remote_conn_count)),
+        ("non_mtls_local_conn_count", int(g.non_mtls_local_conn_count)),
     ];
     // A gauge whose value is unknown is skipped, as ZooKeeper skips null gauges.
     if let Some(n) = g.open_fds {
@@ -971,10 +895,7 @@ pub fn mntr(r: &ServerReport) -> String {
             gauges.extend([
                 ("learners", int(l.learners)),
                 ("synced_followers", int(l.synced_followers)),
-                (
-                    "synced_non_voting_followers",
-                    int(l.synced_non_voting_followers),
-                ),
+                ("synced_non_voting_followers", int(l.synced_non_voting_followers)),
                 ("pending_syncs", int(l.pending_syncs)),
                 ("leader_uptime", int(l.leader_uptime_ms)),
                 ("last_proposal_size", Int(l.last_proposal_size)),
@@ -1011,10 +932,7 @@ pub fn dirs(r: &ServerReport) -> String {
     if !r.serving {
         return not_serving();
     }
-    format!(
-        "datadir_size: {}\nlogdir_size: {}\n",
-        r.data_dir_size, r.log_dir_size
-    )
+    format!("datadir_size: {}\nlogdir_size: {}\n", r.data_dir_size, r.log_dir_size)
 }
 
 /// `srst`: the confirmation (the shell resets the server statistics).
@@ -1070,11 +988,7 @@ pub fn java_double(x: f64) -> String {
     }
     let s = format!("{x:e}");
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let mantissa = if mantissa.contains('.') {
-        mantissa.to_string()
-    } else {
-        format!("{mantissa}.0")
-    };
+    let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
     format!("{mantissa}E{exp}")
 }
 
@@ -1087,17 +1001,8 @@ pub fn java_socket_addr(a: &SocketAddr) -> String {
             if let Some(v4) = v6.ip().to_ipv4_mapped() {
                 return format!("/{}:{}", v4, v6.port());
             }
-            let groups: Vec<String> = v6
-                .ip()
-                .segments()
-                .iter()
-                .map(|g| format!("{g:x}"))
-                .collect();
-            let scope = if v6.scope_id() != 0 {
-                format!("%{}", v6.scope_id())
-            } else {
-                String::new()
-            };
+            let groups: Vec<String> = v6.ip().segments().iter().map(|g| format!("{g:x}")).collect();
+            let scope = if v6.scope_id() != 0 { format!("%{}", v6.scope_id()) } else { String::new() };
             format!("/[{}{}]:{}", groups.join(":"), scope, v6.port())
         }
     }
@@ -1106,9 +1011,7 @@ pub fn java_socket_addr(a: &SocketAddr) -> String {
 /// Java's `Date.toString` in UTC: `Fri Nov 27 17:52:06 UTC 2026`.
 pub fn java_date(unix_ms: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let secs = unix_ms / 1000;
     let days = secs / 86_400;
     let rem = secs % 86_400;
@@ -1149,21 +1052,18 @@ mod tests {
     /// /a), and from a 3-server ensemble. The version string is the Debian build's.
     const ZK_VERSION: &str = "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC";
 
-    const ZK_SRVR: &str =
-        "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
+    const ZK_SRVR: &str = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
         Latency min/avg/max: 0/2.7/14\nReceived: 40\nSent: 45\nConnections: 3\nOutstanding: 0\n\
         Zxid: 0x5\nMode: standalone\nNode count: 8\n";
 
-    const ZK_STAT: &str =
-        "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
+    const ZK_STAT: &str = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
         Clients:\n /127.0.0.1:33774[1](queued=0,recved=8,sent=8)\n \
         /127.0.0.1:33778[1](queued=0,recved=2,sent=2)\n \
         /127.0.0.1:40150[0](queued=0,recved=1,sent=0)\n\n\
         Latency min/avg/max: 0/2.7/14\nReceived: 41\nSent: 46\nConnections: 3\nOutstanding: 0\n\
         Zxid: 0x5\nMode: standalone\nNode count: 8\n";
 
-    const ZK_SRVR_LEADER: &str =
-        "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
+    const ZK_SRVR_LEADER: &str = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
         Latency min/avg/max: 0/0.0/0\nReceived: 2\nSent: 1\nConnections: 1\nOutstanding: 0\n\
         Zxid: 0x100000000\nMode: leader\nNode count: 5\nProposal sizes last/min/max: -1/-1/-1\n";
 
@@ -1176,8 +1076,7 @@ mod tests {
     const ZK_WCHS: &str = "2 connections watching 2 paths\nTotal watches:3\n";
     const ZK_WCHS_EMPTY: &str = "0 connections watching 0 paths\nTotal watches:0\n";
     const ZK_WCHC: &str = "0x1000004d35c0000\n\t/eph2\n\t/a\n0x1000004d35c0001\n\t/a\n\n";
-    const ZK_WCHP: &str =
-        "/eph2\n\t0x1000004d35c0000\n/a\n\t0x1000004d35c0001\n\t0x1000004d35c0000\n\n";
+    const ZK_WCHP: &str = "/eph2\n\t0x1000004d35c0000\n/a\n\t0x1000004d35c0001\n\t0x1000004d35c0000\n\n";
     const ZK_WCH_EMPTY: &str = "\n";
 
     const ZK_DUMP: &str = "SessionTracker dump:\nSession Sets (1)/(2):\n\
@@ -1211,8 +1110,7 @@ mod tests {
         zk_uptime\t24957\nzk_max_latency\t14\nzk_outstanding_tls_handshake\t0\n\
         zk_min_client_response_size\t20\nzk_non_mtls_local_conn_count\t0\n";
 
-    const ZK_MNTR_LEADER: &str =
-        "zk_version\t3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
+    const ZK_MNTR_LEADER: &str = "zk_version\t3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
         zk_server_state\tleader\nzk_peer_state\tleading - broadcast\nzk_ephemerals_count\t0\n\
         zk_num_alive_connections\t1\nzk_avg_latency\t0.0\nzk_min_proposal_size\t-1\n\
         zk_outstanding_requests\t0\nzk_znode_count\t5\nzk_global_sessions\t0\n\
@@ -1227,8 +1125,7 @@ mod tests {
         zk_non_mtls_local_conn_count\t0\nzk_quorum_size\t3\n";
 
     /// A follower's mntr head: no synced_observers (null gauge), quorum_size last.
-    const ZK_MNTR_FOLLOWER: &str =
-        "zk_version\t3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
+    const ZK_MNTR_FOLLOWER: &str = "zk_version\t3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\n\
         zk_server_state\tfollower\nzk_peer_state\tfollowing - broadcast\nzk_ephemerals_count\t0\n\
         zk_num_alive_connections\t1\nzk_avg_latency\t0.0\nzk_outstanding_requests\t0\n\
         zk_znode_count\t5\nzk_global_sessions\t0\nzk_non_mtls_remote_conn_count\t0\n\
@@ -1246,12 +1143,7 @@ mod tests {
     }
 
     fn brief(remote: &str, ops: u32, recved: u64, sent: u64) -> ConnReport {
-        ConnReport {
-            interest_ops: ops,
-            recved,
-            sent,
-            ..ConnReport::new(addr(remote))
-        }
+        ConnReport { interest_ops: ops, recved, sent, ..ConnReport::new(addr(remote)) }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1308,13 +1200,7 @@ mod tests {
         let r = standalone();
         assert_eq!(ruok(), "imok");
         assert_eq!(isro(&r), "rw");
-        assert_eq!(
-            isro(&ServerReport {
-                mode: ServerMode::ReadOnly,
-                ..standalone()
-            }),
-            "ro"
-        );
+        assert_eq!(isro(&ServerReport { mode: ServerMode::ReadOnly, ..standalone() }), "ro");
         assert_eq!(isro(&ServerReport::default()), "null");
     }
 
@@ -1334,10 +1220,7 @@ mod tests {
             alive_connections: 1,
             last_zxid: 0x1_0000_0000,
             node_count: 5,
-            quorum: Some(QuorumReport {
-                leader: Some(LeaderReport::default()),
-                ..Default::default()
-            }),
+            quorum: Some(QuorumReport { leader: Some(LeaderReport::default()), ..Default::default() }),
             ..standalone()
         };
         assert_eq!(srvr(&r), ZK_SRVR_LEADER);
@@ -1360,10 +1243,7 @@ mod tests {
 
     #[test]
     fn read_only_line_follows_version() {
-        let out = srvr(&ServerReport {
-            mode: ServerMode::ReadOnly,
-            ..standalone()
-        });
+        let out = srvr(&ServerReport { mode: ServerMode::ReadOnly, ..standalone() });
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[1], "READ-ONLY mode; serving only read-only clients");
         assert_eq!(lines.last(), Some(&"Node count: 8"));
@@ -1374,27 +1254,9 @@ mod tests {
     fn cons_matches_zookeeper() {
         let r = ServerReport {
             connections: vec![
-                session_conn(
-                    "127.0.0.1:33774",
-                    8,
-                    0x1000004d35c0000,
-                    "ADDW",
-                    1795801895412,
-                    7,
-                    331387,
-                    (0, 3, 14),
-                ),
+                session_conn("127.0.0.1:33774", 8, 0x1000004d35c0000, "ADDW", 1795801895412, 7, 331387, (0, 3, 14)),
                 brief("127.0.0.1:40176", 0, 1, 0),
-                session_conn(
-                    "127.0.0.1:33778",
-                    2,
-                    0x1000004d35c0001,
-                    "GETD",
-                    1795801895492,
-                    1,
-                    331368,
-                    (0, 0, 1),
-                ),
+                session_conn("127.0.0.1:33778", 2, 0x1000004d35c0001, "GETD", 1795801895492, 1, 331368, (0, 0, 1)),
             ],
             ..standalone()
         };
@@ -1403,14 +1265,8 @@ mod tests {
 
     #[test]
     fn cons_omits_lcxid_before_any_reply_and_prints_lzxid_as_unsigned() {
-        let c = ConnReport {
-            session_id: 0xab,
-            ..ConnReport::new(addr("10.0.0.1:5"))
-        };
-        let out = cons(&ServerReport {
-            connections: vec![c],
-            ..standalone()
-        });
+        let c = ConnReport { session_id: 0xab, ..ConnReport::new(addr("10.0.0.1:5")) };
+        let out = cons(&ServerReport { connections: vec![c], ..standalone() });
         assert_eq!(
             out,
             " /10.0.0.1:5[0](queued=0,recved=0,sent=0,sid=0xab,lop=NA,est=0,to=0,\
@@ -1422,15 +1278,8 @@ mod tests {
     fn watches_match_zookeeper() {
         let (a, b) = (0x1000004d35c0000u64, 0x1000004d35c0001u64);
         let r = ServerReport {
-            watch_summary: WatchSummary {
-                connections: 2,
-                paths: 2,
-                total: 3,
-            },
-            watches_by_session: vec![
-                (a, vec!["/eph2".into(), "/a".into()]),
-                (b, vec!["/a".into()]),
-            ],
+            watch_summary: WatchSummary { connections: 2, paths: 2, total: 3 },
+            watches_by_session: vec![(a, vec!["/eph2".into(), "/a".into()]), (b, vec!["/a".into()])],
             watches_by_path: vec![("/eph2".into(), vec![a]), ("/a".into(), vec![b, a])],
             ..standalone()
         };
@@ -1446,29 +1295,17 @@ mod tests {
     #[test]
     fn dump_matches_zookeeper() {
         let (a, b) = (0x1000004d35c0000u64, 0x1000004d35c0001u64);
-        let conn = |remote: &str, session_id| ConnRef {
-            remote: addr(remote),
-            session_id,
-        };
+        let conn = |remote: &str, session_id| ConnRef { remote: addr(remote), session_id };
         let r = ServerReport {
             sessions: SessionDump::Expiry(ExpiryDump {
-                sets: vec![ExpirySet {
-                    expire_at_ms: 1795801926000,
-                    members: vec![a, b],
-                }],
+                sets: vec![ExpirySet { expire_at_ms: 1795801926000, members: vec![a, b] }],
                 total: 2,
             }),
             ephemerals: vec![(a, vec!["/a/eph1".into(), "/eph2".into()])],
             connection_expiry: Some(ExpiryDump {
                 sets: vec![
-                    ExpirySet {
-                        expire_at_ms: 1795801914000,
-                        members: vec![],
-                    },
-                    ExpirySet {
-                        expire_at_ms: 1795801924000,
-                        members: vec![conn("127.0.0.1:40228", 0)],
-                    },
+                    ExpirySet { expire_at_ms: 1795801914000, members: vec![] },
+                    ExpirySet { expire_at_ms: 1795801924000, members: vec![conn("127.0.0.1:40228", 0)] },
                     ExpirySet {
                         expire_at_ms: 1795801934000,
                         members: vec![conn("127.0.0.1:33774", a), conn("127.0.0.1:33778", b)],
@@ -1521,43 +1358,19 @@ mod tests {
         };
         assert_eq!(envi(&r), ZK_ENVI);
         // envi answers even when the server is not serving.
-        assert!(envi(&ServerReport {
-            serving: false,
-            ..r
-        })
-        .starts_with("Environment:\n"));
+        assert!(envi(&ServerReport { serving: false, ..r }).starts_with("Environment:\n"));
     }
 
     #[test]
     fn gathered_environment_keeps_zookeeper_keys() {
-        let r = ServerReport {
-            version: full_version(),
-            environment: EnvReport::gather(),
-            ..standalone()
-        };
+        let r = ServerReport { version: full_version(), environment: EnvReport::gather(), ..standalone() };
         let out = envi(&r);
-        let keys: Vec<&str> = out
-            .lines()
-            .skip(1)
-            .map(|l| l.split_once('=').unwrap().0)
-            .collect();
-        let zk_keys: Vec<&str> = ZK_ENVI
-            .lines()
-            .skip(1)
-            .map(|l| l.split_once('=').unwrap().0)
-            .collect();
+        let keys: Vec<&str> = out.lines().skip(1).map(|l| l.split_once('=').unwrap().0).collect();
+        let zk_keys: Vec<&str> = ZK_ENVI.lines().skip(1).map(|l| l.split_once('=').unwrap().0).collect();
         assert_eq!(keys, zk_keys);
         // kazoo's server_version: the digits and dots after `zookeeper.version=`.
-        let v = out
-            .lines()
-            .nth(1)
-            .unwrap()
-            .strip_prefix("zookeeper.version=")
-            .unwrap();
-        let numeric: String = v
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
+        let v = out.lines().nth(1).unwrap().strip_prefix("zookeeper.version=").unwrap();
+        let numeric: String = v.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
         assert_eq!(numeric, ZOOKEEPER_VERSION);
         assert!(v.contains(&format!("-herd-{HERD_VERSION}, built on ")));
         if cfg!(target_os = "linux") {
@@ -1605,10 +1418,7 @@ mod tests {
         let out = mntr(&r);
         assert!(!out.contains("file_descriptor"));
         assert!(out.ends_with("zk_herd_data_bytes_used\t1234\nzk_herd_data_waste_ratio\t0.125\n"));
-        assert_eq!(
-            out.lines().count(),
-            ZK_MNTR_STANDALONE.lines().count() - 2 + 2
-        );
+        assert_eq!(out.lines().count(), ZK_MNTR_STANDALONE.lines().count() - 2 + 2);
     }
 
     #[test]
@@ -1707,9 +1517,7 @@ mod tests {
         assert!(!whitelisted("ruok", &none));
         assert!(whitelisted("ruok", &some) && whitelisted("conf", &some));
         assert!(!whitelisted("mntr", &some));
-        assert!(FourLetterWord::ALL
-            .iter()
-            .all(|w| whitelisted(w.as_str(), &all)));
+        assert!(FourLetterWord::ALL.iter().all(|w| whitelisted(w.as_str(), &all)));
         assert_eq!(not_whitelisted("mntr"), ZK_NOT_WHITELISTED);
         let r = standalone_gauges();
         assert_eq!(respond(FourLetterWord::Mntr, &r, &none), ZK_NOT_WHITELISTED);
@@ -1719,10 +1527,7 @@ mod tests {
 
     #[test]
     fn not_serving_text() {
-        let r = ServerReport {
-            version: ZK_VERSION.into(),
-            ..ServerReport::default()
-        };
+        let r = ServerReport { version: ZK_VERSION.into(), ..ServerReport::default() };
         let line = format!("{ZK_NOT_SERVING}\n");
         for w in [
             FourLetterWord::Srvr,
@@ -1742,13 +1547,7 @@ mod tests {
         }
         assert_eq!(hash(&r), ZK_NOT_SERVING);
         assert_eq!(ruok(), "imok");
-        assert_eq!(
-            gtmk(&ServerReport {
-                trace_mask: 306,
-                ..r
-            }),
-            "306"
-        );
+        assert_eq!(gtmk(&ServerReport { trace_mask: 306, ..r }), "306");
     }
 
     #[test]
@@ -1769,14 +1568,8 @@ mod tests {
 
     #[test]
     fn four_letter_prefixes() {
-        assert_eq!(
-            FourLetterWord::from_bytes(*b"ruok"),
-            Some(FourLetterWord::Ruok)
-        );
-        assert_eq!(
-            FourLetterWord::from_bytes(*b"mntr"),
-            Some(FourLetterWord::Mntr)
-        );
+        assert_eq!(FourLetterWord::from_bytes(*b"ruok"), Some(FourLetterWord::Ruok));
+        assert_eq!(FourLetterWord::from_bytes(*b"mntr"), Some(FourLetterWord::Mntr));
         assert_eq!(FourLetterWord::from_bytes(*b"RUOK"), None);
         assert_eq!(FourLetterWord::from_bytes([0, 0, 0, 44]), None);
         for w in FourLetterWord::ALL {
@@ -1813,22 +1606,10 @@ mod tests {
 
     #[test]
     fn java_addresses() {
-        assert_eq!(
-            java_socket_addr(&addr("127.0.0.1:33774")),
-            "/127.0.0.1:33774"
-        );
-        assert_eq!(
-            java_socket_addr(&addr("[::1]:2181")),
-            "/[0:0:0:0:0:0:0:1]:2181"
-        );
-        assert_eq!(
-            java_socket_addr(&addr("[fe80::a:b%3]:1")),
-            "/[fe80:0:0:0:0:0:a:b%3]:1"
-        );
-        assert_eq!(
-            java_socket_addr(&addr("[::ffff:10.1.2.3]:9")),
-            "/10.1.2.3:9"
-        );
+        assert_eq!(java_socket_addr(&addr("127.0.0.1:33774")), "/127.0.0.1:33774");
+        assert_eq!(java_socket_addr(&addr("[::1]:2181")), "/[0:0:0:0:0:0:0:1]:2181");
+        assert_eq!(java_socket_addr(&addr("[fe80::a:b%3]:1")), "/[fe80:0:0:0:0:0:a:b%3]:1");
+        assert_eq!(java_socket_addr(&addr("[::ffff:10.1.2.3]:9")), "/10.1.2.3:9");
     }
 
     #[test]

@@ -56,10 +56,9 @@ pub enum AllocError {
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            AllocError::TooLarge { len, elem_bytes } => write!(
-                f,
-                "{len} elements of {elem_bytes} bytes exceed the largest possible allocation"
-            ),
+            AllocError::TooLarge { len, elem_bytes } => {
+                write!(f, "{len} elements of {elem_bytes} bytes exceed the largest possible allocation")
+            }
             AllocError::OutOfMemory { bytes } => {
                 write!(f, "the allocator refused {bytes} bytes of zeroed memory")
             }
@@ -87,9 +86,7 @@ pub fn zeroed_slice<T: ZeroIsValid>(len: usize) -> Result<Box<[T]>, AllocError> 
     // SAFETY: `layout` has a non-zero size (len > 0 and size_of::<T>() > 0).
     let raw = unsafe { alloc_zeroed(layout) };
     if raw.is_null() {
-        return Err(AllocError::OutOfMemory {
-            bytes: layout.size(),
-        });
+        return Err(AllocError::OutOfMemory { bytes: layout.size() });
     }
     let slice = ptr::slice_from_raw_parts_mut(raw.cast::<T>(), len);
     // SAFETY: `raw` comes from the global allocator with exactly the layout `Box<[T]>`
@@ -146,17 +143,11 @@ mod tests {
     fn too_large_is_an_error_not_a_panic() {
         assert_eq!(
             zeroed_slice::<u64>(usize::MAX).unwrap_err(),
-            AllocError::TooLarge {
-                len: usize::MAX,
-                elem_bytes: 8
-            }
+            AllocError::TooLarge { len: usize::MAX, elem_bytes: 8 }
         );
         // Just above isize::MAX bytes is also refused by the layout check.
         let len = (isize::MAX as usize) / 4 + 1;
-        assert!(matches!(
-            zeroed_slice::<u32>(len),
-            Err(AllocError::TooLarge { .. })
-        ));
+        assert!(matches!(zeroed_slice::<u32>(len), Err(AllocError::TooLarge { .. })));
     }
 
     #[test]
@@ -170,9 +161,6 @@ mod tests {
         let after = resident_bytes();
         assert_eq!((s[0], middle), (42, 0));
         let growth = after.saturating_sub(before);
-        assert!(
-            growth < 64 << 20,
-            "1 GiB zeroed slice grew RSS by {growth} bytes"
-        );
+        assert!(growth < 64 << 20, "1 GiB zeroed slice grew RSS by {growth} bytes");
     }
 }

@@ -34,9 +34,9 @@ pub fn recover(server: &mut Server<'static>, config: &Config, clock: &Clock) -> 
             }
             let Some(payload) = records.next_payload()? else { break };
             hinted = hinted.saturating_sub(1);
-            restore.record(payload).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", snap.path.display()))
-            })?;
+            restore
+                .record(payload)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", snap.path.display())))?;
             snapshot_records += 1;
         }
     }
@@ -44,7 +44,10 @@ pub fn recover(server: &mut Server<'static>, config: &Config, clock: &Clock) -> 
     let after = server.last_zxid().0;
     let (log, found, summary) = TxnLog::open_replay(&config.data_log_dir, after, |zxid, payload| {
         server.replay(now, payload).map(|_| ()).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("txn log record at zxid 0x{zxid:x} does not apply: {e:?}"))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("txn log record at zxid 0x{zxid:x} does not apply: {e:?}"),
+            )
         })
     })?;
     let t_replayed = Instant::now();

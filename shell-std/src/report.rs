@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use proto_core::server::{ConnState, Server};
 
 use crate::config::{ConfFacts, Config};
-use crate::fourlw::{self, ConnReport, EnvReport, ExpiryDump, ExpirySet, FourLetterWord, ServerReport, SessionDump, WatchSummary};
+use crate::fourlw::{
+    self, ConnReport, EnvReport, ExpiryDump, ExpirySet, FourLetterWord, ServerReport, SessionDump, WatchSummary,
+};
 use crate::serve::{Clock, Outputs};
 
 fn dir_size(path: &std::path::Path) -> u64 {
@@ -67,10 +69,8 @@ pub fn four_letter(
         .data_connections()
         .map(|conn| (session_of(conn), watches.data_paths_of(conn).map(path_string).collect()))
         .collect();
-    let watches_by_path: Vec<(String, Vec<u64>)> = watches
-        .data_paths()
-        .map(|p| (path_string(p), watches.data_watchers_of(p).map(session_of).collect()))
-        .collect();
+    let watches_by_path: Vec<(String, Vec<u64>)> =
+        watches.data_paths().map(|p| (path_string(p), watches.data_watchers_of(p).map(session_of).collect())).collect();
     let mut ephemerals = Vec::new();
     let mut expiry: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     let mut path_buf = vec![0u8; server.limits().packet_bytes_max as usize];

@@ -101,9 +101,7 @@ pub async fn connect(addr: &str) -> Result<zk::Client, String> {
     match tokio::time::timeout(CONNECT_TIMEOUT, fut).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(format!("connect {addr}: {e}")),
-        Err(_) => Err(format!(
-            "connect {addr}: no session within {CONNECT_TIMEOUT:?}"
-        )),
+        Err(_) => Err(format!("connect {addr}: no session within {CONNECT_TIMEOUT:?}")),
     }
 }
 
@@ -127,14 +125,10 @@ fn own_node(i: usize) -> String {
 
 /// Creates `/ops` and one `data`-sized node per client.
 pub async fn prepare_ops_tree(c: &zk::Client, clients: usize, data: &[u8]) -> Result<(), String> {
-    c.create(OPS_ROOT, b"", &persistent())
-        .await
-        .map_err(|e| format!("create {OPS_ROOT}: {e}"))?;
+    c.create(OPS_ROOT, b"", &persistent()).await.map_err(|e| format!("create {OPS_ROOT}: {e}"))?;
     for i in 0..clients {
         let p = own_node(i);
-        c.create(&p, data, &persistent())
-            .await
-            .map_err(|e| format!("create {p}: {e}"))?;
+        c.create(&p, data, &persistent()).await.map_err(|e| format!("create {p}: {e}"))?;
     }
     Ok(())
 }
@@ -163,9 +157,7 @@ pub async fn run_phase(
             let node = own_node(i);
             let mut seq = 0u64;
             // Bounded by the deadline and by the shared op budget.
-            while Instant::now() < deadline
-                && issued.fetch_add(1, Ordering::Relaxed) < bounds.max_ops
-            {
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < bounds.max_ops {
                 let t = Instant::now();
                 let r = match op {
                     Op::Get => c.get_data(&node).await.map(|_| ()),
@@ -190,13 +182,7 @@ pub async fn run_phase(
             (hist, ops, errors, first_error)
         }));
     }
-    let mut out = PhaseStats {
-        ops: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-        hist: new_hist(),
-    };
+    let mut out = PhaseStats { ops: 0, errors: 0, first_error: None, elapsed: Duration::ZERO, hist: new_hist() };
     for t in tasks {
         match t.await {
             Ok((h, ops, errors, first)) => {
@@ -210,8 +196,7 @@ pub async fn run_phase(
             }
             Err(e) => {
                 out.errors += 1;
-                out.first_error
-                    .get_or_insert_with(|| format!("client task failed: {e}"));
+                out.first_error.get_or_insert_with(|| format!("client task failed: {e}"));
             }
         }
     }
@@ -263,10 +248,7 @@ async fn create_pipelined(
                     let c = c.clone();
                     let data = data.clone();
                     inflight.push(async move {
-                        c.create(&p, &data, &persistent())
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| format!("create {p}: {e}"))
+                        c.create(&p, &data, &persistent()).await.map(|_| ()).map_err(|e| format!("create {p}: {e}"))
                     });
                 }
                 let Some(r) = inflight.next().await else {
@@ -313,44 +295,24 @@ pub async fn bulk_load(
     let start = Instant::now();
     let deadline = start + timeout;
     let first = clients.first().ok_or("no session for the bulk load")?;
-    first
-        .create(BULK_ROOT, b"", &persistent())
-        .await
-        .map_err(|e| format!("create {BULK_ROOT}: {e}"))?;
+    first.create(BULK_ROOT, b"", &persistent()).await.map_err(|e| format!("create {BULK_ROOT}: {e}"))?;
     let parents = znodes.div_ceil(FANOUT);
-    let (p_ok, p_err, p_first) = create_pipelined(
-        clients,
-        parents,
-        |i| format!("{BULK_ROOT}/p{i:04}"),
-        Arc::new(Vec::new()),
-        window,
-        deadline,
-    )
-    .await;
+    let (p_ok, p_err, p_first) =
+        create_pipelined(clients, parents, |i| format!("{BULK_ROOT}/p{i:04}"), Arc::new(Vec::new()), window, deadline)
+            .await;
     if p_err > 0 || p_ok < parents {
         return Err(format!(
             "bulk load: {p_ok} of {parents} parents created, {p_err} errors, first: {}",
             p_first.unwrap_or_default()
         ));
     }
-    let (ok, errors, first_error) =
-        create_pipelined(clients, znodes, bulk_node, data, window, deadline).await;
-    Ok(BulkStats {
-        created: 1 + p_ok + ok,
-        errors,
-        first_error,
-        elapsed: start.elapsed(),
-    })
+    let (ok, errors, first_error) = create_pipelined(clients, znodes, bulk_node, data, window, deadline).await;
+    Ok(BulkStats { created: 1 + p_ok + ok, errors, first_error, elapsed: start.elapsed() })
 }
 
 /// Polls `addr` until a session is established and getData of `path` succeeds; returns
 /// the time since `since` (the moment the server was spawned).
-pub async fn wait_first_get(
-    addr: &str,
-    path: &str,
-    since: Instant,
-    timeout: Duration,
-) -> Result<Duration, String> {
+pub async fn wait_first_get(addr: &str, path: &str, since: Instant, timeout: Duration) -> Result<Duration, String> {
     let mut last_error = String::from("no attempt");
     // Bounded by the timeout: every step below is itself bounded by PROBE_TIMEOUT.
     while since.elapsed() < timeout {
@@ -382,9 +344,7 @@ pub async fn wait_first_get(
         }
         tokio::time::sleep(PROBE_INTERVAL).await;
     }
-    Err(format!(
-        "no successful getData of {path} within {timeout:?}; last error: {last_error}"
-    ))
+    Err(format!("no successful getData of {path} within {timeout:?}; last error: {last_error}"))
 }
 
 #[cfg(test)]

@@ -67,10 +67,7 @@ struct Args {
     png: Option<PathBuf>,
     /// TrueType font for the chart's text (Debian's fonts-dejavu-core); without it the
     /// chart has no text.
-    #[arg(
-        long,
-        default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-    )]
+    #[arg(long, default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")]
     font: PathBuf,
     /// Parent of the servers' temporary directories.
     #[arg(long)]
@@ -159,17 +156,8 @@ fn mib(kib: u64) -> f64 {
 fn first_line_of(cmd: &str, args: &[&str]) -> String {
     match std::process::Command::new(cmd).args(args).output() {
         Ok(o) => {
-            let text = if o.stdout.is_empty() {
-                o.stderr
-            } else {
-                o.stdout
-            };
-            String::from_utf8_lossy(&text)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string()
+            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            String::from_utf8_lossy(&text).lines().next().unwrap_or("").trim().to_string()
         }
         Err(e) => format!("({cmd}: {e})"),
     }
@@ -183,18 +171,9 @@ fn machine_summary() -> String {
         .and_then(|l| l.split_once(':'))
         .map(|(_, v)| v.trim().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let nproc = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem = meminfo
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("?")
-        .to_string();
+    let mem = meminfo.lines().next().unwrap_or("").split_whitespace().nth(1).unwrap_or("?").to_string();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
         "nproc {nproc}, CPU {model}, MemTotal {} MiB, Linux {}",
@@ -208,20 +187,12 @@ fn machine_summary() -> String {
 async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcome, String> {
     let kind = launch.kind;
     let data = Arc::new(vec![b'x'; args.data_bytes]);
-    eprintln!(
-        "[{kind}] starting: {}",
-        launch.argv(&launch.dir.join("zoo.cfg")).join(" ")
-    );
+    eprintln!("[{kind}] starting: {}", launch.argv(&launch.dir.join("zoo.cfg")).join(" "));
     let mut srv = Server::spawn(launch, "server.log").map_err(|e| e.to_string())?;
     let startup = srv.wait_ruok(Duration::from_secs(args.startup_timeout))?;
     tokio::time::sleep(IDLE_SETTLE).await;
     let idle_rss_kib = server::rss_kib(srv.pid).map_err(|e| e.to_string())?;
-    eprintln!(
-        "[{kind}] up in {:.2}s on {}, idle RSS {:.1} MiB",
-        startup.as_secs_f64(),
-        srv.addr,
-        mib(idle_rss_kib)
-    );
+    eprintln!("[{kind}] up in {:.2}s on {}, idle RSS {:.1} MiB", startup.as_secs_f64(), srv.addr, mib(idle_rss_kib));
 
     let addr = srv.connect_string();
     let clients = load::connect_many(&addr, args.clients.max(1)).await?;
@@ -230,25 +201,13 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
     let warm = Duration::from_secs_f64(args.warmup_seconds / Op::ALL.len() as f64);
     if !warm.is_zero() {
         for op in Op::ALL {
-            let b = PhaseBounds {
-                duration: warm,
-                max_ops: args.max_ops,
-            };
-            let s =
-                load::run_phase(&clients, op, data.clone(), b, &format!("w{}", op.name())).await;
-            eprintln!(
-                "[{kind}] warm-up {}: {} ops, {} errors",
-                op.name(),
-                s.ops,
-                s.errors
-            );
+            let b = PhaseBounds { duration: warm, max_ops: args.max_ops };
+            let s = load::run_phase(&clients, op, data.clone(), b, &format!("w{}", op.name())).await;
+            eprintln!("[{kind}] warm-up {}: {} ops, {} errors", op.name(), s.ops, s.errors);
         }
     }
 
-    let bounds = PhaseBounds {
-        duration: Duration::from_secs_f64(args.seconds),
-        max_ops: args.max_ops,
-    };
+    let bounds = PhaseBounds { duration: Duration::from_secs_f64(args.seconds), max_ops: args.max_ops };
     let me = std::process::id();
     let mut phases = Vec::new();
     for op in Op::ALL {
@@ -256,18 +215,9 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
         counts.dedup();
         for n in counts {
             srv.check_alive()?;
-            let (s0, c0, m0) = (
-                server::cpu_ticks(srv.pid),
-                server::cpu_ticks(me),
-                server::machine_busy_ticks(),
-            );
-            let stats =
-                load::run_phase(&clients[..n], op, data.clone(), bounds, &format!("m{n}")).await;
-            let (s1, c1, m1) = (
-                server::cpu_ticks(srv.pid),
-                server::cpu_ticks(me),
-                server::machine_busy_ticks(),
-            );
+            let (s0, c0, m0) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
+            let stats = load::run_phase(&clients[..n], op, data.clone(), bounds, &format!("m{n}")).await;
+            let (s1, c1, m1) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
             let ticks = |a: std::io::Result<u64>, b: std::io::Result<u64>| -> Result<f64, String> {
                 let (a, b) = (a.map_err(|e| e.to_string())?, b.map_err(|e| e.to_string())?);
                 Ok(b.saturating_sub(a) as f64 * 1e6 / clk_tck)
@@ -294,37 +244,21 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
         }
     }
 
-    eprintln!(
-        "[{kind}] bulk load: {} znodes of {} bytes, {} in flight",
-        args.znodes, args.data_bytes, args.in_flight
-    );
+    eprintln!("[{kind}] bulk load: {} znodes of {} bytes, {} in flight", args.znodes, args.data_bytes, args.in_flight);
     let bulk_clients = &clients[..args.bulk_sessions.clamp(1, clients.len())];
     let window = (args.in_flight / bulk_clients.len()).max(1);
-    let bulk = load::bulk_load(
-        bulk_clients,
-        args.znodes,
-        data.clone(),
-        window,
-        Duration::from_secs(args.bulk_timeout),
-    )
-    .await?;
+    let bulk = load::bulk_load(bulk_clients, args.znodes, data.clone(), window, Duration::from_secs(args.bulk_timeout))
+        .await?;
     eprintln!(
         "[{kind}] bulk load: {} created in {:.1}s ({:.0}/s), {} errors{}",
         bulk.created,
         bulk.elapsed.as_secs_f64(),
         bulk.created as f64 / bulk.elapsed.as_secs_f64().max(1e-9),
         bulk.errors,
-        bulk.first_error
-            .as_deref()
-            .map(|e| format!(" (first: {e})"))
-            .unwrap_or_default()
+        bulk.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
     );
     if bulk.errors > 0 {
-        return Err(format!(
-            "bulk load had {} errors; first: {}",
-            bulk.errors,
-            bulk.first_error.unwrap_or_default()
-        ));
+        return Err(format!("bulk load had {} errors; first: {}", bulk.errors, bulk.first_error.unwrap_or_default()));
     }
     tokio::time::sleep(LOADED_SETTLE).await;
     srv.check_alive()?;
@@ -333,47 +267,28 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
 
     // The last leaf: its create was acknowledged, so it must survive the kill.
     let known = load::bulk_node(args.znodes.saturating_sub(1));
-    clients[0]
-        .get_data(&known)
-        .await
-        .map_err(|e| format!("getData {known} before the kill: {e}"))?;
+    clients[0].get_data(&known).await.map_err(|e| format!("getData {known} before the kill: {e}"))?;
     drop(clients);
 
     srv.kill();
     eprintln!("[{kind}] killed (SIGKILL); restarting on the same data dir");
     let since = Instant::now();
     let mut srv = Server::spawn(launch, "server-restart.log").map_err(|e| e.to_string())?;
-    let restart = match load::wait_first_get(
-        &srv.connect_string(),
-        &known,
-        since,
-        Duration::from_secs(args.restart_timeout),
-    )
-    .await
-    {
-        Ok(d) => d,
-        Err(e) => {
-            let alive = srv.check_alive().err().unwrap_or_default();
-            return Err(format!("restart: {e} {alive}"));
-        }
-    };
+    let restart =
+        match load::wait_first_get(&srv.connect_string(), &known, since, Duration::from_secs(args.restart_timeout))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                let alive = srv.check_alive().err().unwrap_or_default();
+                return Err(format!("restart: {e} {alive}"));
+            }
+        };
     let restarted_rss_kib = server::rss_kib(srv.pid).ok();
-    eprintln!(
-        "[{kind}] restart: first getData after {:.2}s",
-        restart.as_secs_f64()
-    );
+    eprintln!("[{kind}] restart: first getData after {:.2}s", restart.as_secs_f64());
     srv.kill();
 
-    Ok(Outcome {
-        kind,
-        startup,
-        idle_rss_kib,
-        phases,
-        bulk,
-        loaded_rss_kib,
-        restart,
-        restarted_rss_kib,
-    })
+    Ok(Outcome { kind, startup, idle_rss_kib, phases, bulk, loaded_rss_kib, restart, restarted_rss_kib })
 }
 
 fn rows(args: &Args, herd: Option<&Outcome>, zk: Option<&Outcome>) -> Vec<Row> {
@@ -384,11 +299,7 @@ fn rows(args: &Args, herd: Option<&Outcome>, zk: Option<&Outcome>) -> Vec<Row> {
     let mut counts = vec![1, args.clients.max(1)];
     counts.dedup();
     for op in Op::ALL {
-        let tput = if op == Op::Get {
-            TARGET_GET
-        } else {
-            TARGET_WRITE
-        };
+        let tput = if op == Op::Get { TARGET_GET } else { TARGET_WRITE };
         for &n in &counts {
             let (h, z) = (phase(herd, op, n), phase(zk, op, n));
             let name = |what: &str| format!("{} {what} c={n}", op.name());
@@ -509,11 +420,7 @@ fn details(o: &Outcome, clk_cores: f64) -> String {
         "  (CPU% is of one core; the machine has {clk_cores} cores; other = every other process, \
          high values mean the figures were disturbed)\n"
     );
-    let worst = o
-        .phases
-        .iter()
-        .map(Phase::other_cpu_pct)
-        .fold(0.0, f64::max);
+    let worst = o.phases.iter().map(Phase::other_cpu_pct).fold(0.0, f64::max);
     if worst > OTHER_CPU_WARN_PCT {
         s += &format!(
             "  WARNING: other processes used up to {worst:.0}% of a core during {}'s phases; \
@@ -531,14 +438,8 @@ async fn run(args: Args) -> Result<bool, String> {
         .clone()
         .or_else(|| std::env::var_os("HERD_BIN").map(PathBuf::from))
         .unwrap_or_else(|| root.join("target/release/herd"));
-    let csv_path = args
-        .csv
-        .clone()
-        .unwrap_or_else(|| root.join("target/bench.csv"));
-    let png_path = args
-        .png
-        .clone()
-        .unwrap_or_else(|| root.join("target/bench.png"));
+    let csv_path = args.csv.clone().unwrap_or_else(|| root.join("target/bench.csv"));
+    let png_path = args.png.clone().unwrap_or_else(|| root.join("target/bench.png"));
     if args.znodes == 0 || args.znodes > load::BULK_ZNODES_MAX {
         return Err(format!("--znodes must be 1..={}", load::BULK_ZNODES_MAX));
     }
@@ -547,9 +448,7 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     let clk_tck = server::clock_ticks_per_sec() as f64;
     let command: Vec<String> = std::env::args().collect();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0) as f64;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) as f64;
     let mut header = String::new();
     header += &format!("machine: {}\n", machine_summary());
     header += &format!("command: {}\n", command.join(" "));
@@ -562,32 +461,28 @@ async fn run(args: Args) -> Result<bool, String> {
          start on the same dataDir, time to the first successful getData\n",
         args.znodes, args.bulk_sessions, args.in_flight
     );
-    header += &format!(
-        "client: zookeeper-client 0.11 on tokio, {} worker threads, in this process\n",
-        args.client_threads
-    );
+    header +=
+        &format!("client: zookeeper-client 0.11 on tokio, {} worker threads, in this process\n", args.client_threads);
     let kinds: Vec<Kind> = match args.only {
         Some(k) => vec![k],
         None => vec![Kind::Zookeeper, Kind::Herd],
     };
     for &k in &kinds {
         match k {
-            Kind::Zookeeper => header += &format!(
-                "ZooKeeper: {} (Debian libzookeeper-java 3.8), JVM heap -Xmx{}, default GC; {}\n",
-                server::ZK_CLASSPATH,
-                args.zk_heap,
-                first_line_of("java", &["-version"])
-            ),
+            Kind::Zookeeper => {
+                header += &format!(
+                    "ZooKeeper: {} (Debian libzookeeper-java 3.8), JVM heap -Xmx{}, default GC; {}\n",
+                    server::ZK_CLASSPATH,
+                    args.zk_heap,
+                    first_line_of("java", &["-version"])
+                )
+            }
             Kind::Herd => header += &format!("herd: {}\n", herd_bin.display()),
         }
     }
-    let cfg = server::zoo_cfg(Path::new("<tmp>/data"), 0)
-        .replace("clientPort=0", "clientPort=<free port>");
+    let cfg = server::zoo_cfg(Path::new("<tmp>/data"), 0).replace("clientPort=0", "clientPort=<free port>");
     header += &format!("zoo.cfg (both):\n{}", indent(&cfg));
-    header += &format!(
-        "load average at start: {}",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default()
-    );
+    header += &format!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default());
     print!("{header}");
 
     let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -605,12 +500,8 @@ async fn run(args: Args) -> Result<bool, String> {
             .prefix(&format!("herd-bench-{}-", kind.to_string().to_lowercase()))
             .tempdir_in(&work_dir)
             .map_err(|e| format!("temp dir in {}: {e}", work_dir.display()))?;
-        let launch = Launch {
-            kind,
-            herd_bin: herd_bin.clone(),
-            zk_heap: args.zk_heap.clone(),
-            dir: dir.path().to_path_buf(),
-        };
+        let launch =
+            Launch { kind, herd_bin: herd_bin.clone(), zk_heap: args.zk_heap.clone(), dir: dir.path().to_path_buf() };
         let started = Instant::now();
         match run_server(&args, &launch, clk_tck).await {
             Ok(o) => {
@@ -634,8 +525,7 @@ async fn run(args: Args) -> Result<bool, String> {
         out += &details(o, cores);
     }
     print!("{out}");
-    report::write_file(&csv_path, &report::csv(&rows))
-        .map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    report::write_file(&csv_path, &report::csv(&rows)).map_err(|e| format!("{}: {e}", csv_path.display()))?;
     println!("\nCSV: {}", csv_path.display());
     if rows.iter().any(|r| r.ratio().is_some()) {
         let with_text = match report::load_font(&args.font) {
@@ -645,10 +535,7 @@ async fn run(args: Args) -> Result<bool, String> {
                 false
             }
         };
-        let title = format!(
-            "herd / ZooKeeper 3.8 ({} znodes, {} clients)",
-            args.znodes, args.clients
-        );
+        let title = format!("herd / ZooKeeper 3.8 ({} znodes, {} clients)", args.znodes, args.clients);
         match report::png(&rows, &png_path, &title, with_text) {
             Ok(()) => println!("PNG: {}", png_path.display()),
             Err(e) => failures.push(format!("chart: {e}")),

@@ -102,12 +102,7 @@ fn verdict(m: Option<bool>) -> &'static str {
 
 /// The side-by-side table.
 pub fn table(rows: &[Row]) -> String {
-    let name_w = rows
-        .iter()
-        .map(|r| r.name.len() + r.unit.len() + 3)
-        .max()
-        .unwrap_or(10)
-        .max(10);
+    let name_w = rows.iter().map(|r| r.name.len() + r.unit.len() + 3).max().unwrap_or(10).max(10);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -189,14 +184,8 @@ pub fn load_font(font: &Path) -> Result<(), String> {
     let bytes = fs::read(font).map_err(|e| format!("font {}: {e}", font.display()))?;
     // plotters keeps the font for the life of the process.
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes).map_err(
-        |_| {
-            format!(
-                "font {}: not a usable TrueType/OpenType file",
-                font.display()
-            )
-        },
-    )
+    plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes)
+        .map_err(|_| format!("font {}: not a usable TrueType/OpenType file", font.display()))
 }
 
 /// Draws one horizontal bar per row that has a ratio, on a log axis around 1x: green
@@ -206,10 +195,7 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
     use plotters::prelude::*;
     use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-    let bars: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.ratio().is_some_and(|x| x > 0.0))
-        .collect();
+    let bars: Vec<&Row> = rows.iter().filter(|r| r.ratio().is_some_and(|x| x > 0.0)).collect();
     if bars.is_empty() {
         return Err("no ratio to draw (both servers are needed)".into());
     }
@@ -219,10 +205,7 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
     let mut lo: f64 = 1.0;
     let mut hi: f64 = 1.0;
     for r in &bars {
-        for v in [r.ratio(), r.target.and_then(Target::ratio_mark)]
-            .into_iter()
-            .flatten()
-        {
+        for v in [r.ratio(), r.target.and_then(Target::ratio_mark)].into_iter().flatten() {
             lo = lo.min(v);
             hi = hi.max(v);
         }
@@ -236,10 +219,7 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
     let mut builder = ChartBuilder::on(&root);
     builder.margin(15);
     if with_text {
-        builder
-            .caption(title, ("sans-serif", 20))
-            .x_label_area_size(40)
-            .y_label_area_size(260);
+        builder.caption(title, ("sans-serif", 20)).x_label_area_size(40).y_label_area_size(260);
     } else {
         builder.x_label_area_size(10).y_label_area_size(10);
     }
@@ -247,10 +227,7 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
         // n segments, one per bar; an integer range is inclusive in plotters.
         .build_cartesian_2d((lo..hi).log_scale(), (0..n - 1).into_segmented())
         .map_err(|e| e.to_string())?;
-    let names: Vec<String> = bars
-        .iter()
-        .map(|r| format!("{} ({})", r.name, r.unit))
-        .collect();
+    let names: Vec<String> = bars.iter().map(|r| format!("{} ({})", r.name, r.unit)).collect();
     // Bars are listed top-down in table order; the y axis counts bottom-up.
     let slot = |i: usize| n - 1 - i;
     let y_fmt = |v: &SegmentValue<usize>| match v {
@@ -278,11 +255,7 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
             Some(false) => RGBColor(207, 34, 46),
             None => RGBColor(140, 140, 140),
         };
-        let (a, b) = if ratio >= 1.0 {
-            (1.0, ratio)
-        } else {
-            (ratio, 1.0)
-        };
+        let (a, b) = if ratio >= 1.0 { (1.0, ratio) } else { (ratio, 1.0) };
         let y = slot(i);
         chart
             .draw_series(std::iter::once(Rectangle::new(
@@ -304,8 +277,7 @@ pub fn png(rows: &[Row], path: &Path, title: &str, with_text: bool) -> Result<()
                 .draw_series(std::iter::once(Text::new(
                     format!("{ratio:.2}x"),
                     (at, SegmentValue::CenterOf(y)),
-                    TextStyle::from(("sans-serif", 13).into_font())
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                    TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
                 )))
                 .map_err(|e| e.to_string())?;
         }
@@ -326,13 +298,7 @@ mod tests {
     use super::*;
 
     fn row(herd: Option<f64>, zk: Option<f64>, target: Option<Target>) -> Row {
-        Row {
-            name: "get ops/s c=1".into(),
-            unit: "ops/s",
-            herd,
-            zookeeper: zk,
-            target,
-        }
+        Row { name: "get ops/s c=1".into(), unit: "ops/s", herd, zookeeper: zk, target }
     }
 
     #[test]
@@ -354,13 +320,7 @@ mod tests {
     fn csv_rows_and_quoting() {
         let rows = vec![
             row(Some(30.0), Some(10.0), Some(Target::RatioAtLeast(3.0))),
-            Row {
-                name: "a,b".into(),
-                unit: "s",
-                herd: None,
-                zookeeper: Some(2.5),
-                target: None,
-            },
+            Row { name: "a,b".into(), unit: "s", herd: None, zookeeper: Some(2.5), target: None },
         ];
         let text = csv(&rows);
         let lines: Vec<&str> = text.lines().collect();

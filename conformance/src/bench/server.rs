@@ -65,11 +65,7 @@ impl Launch {
     /// The argv used to start the server (printed, so a run can be reproduced by hand).
     pub fn argv(&self, cfg: &Path) -> Vec<String> {
         match self.kind {
-            Kind::Herd => vec![
-                self.herd_bin.display().to_string(),
-                "server".into(),
-                cfg.display().to_string(),
-            ],
+            Kind::Herd => vec![self.herd_bin.display().to_string(), "server".into(), cfg.display().to_string()],
             Kind::Zookeeper => vec![
                 "java".into(),
                 format!("-Xmx{}", self.zk_heap),
@@ -168,12 +164,9 @@ impl Server {
         };
         match exited {
             None => Ok(()),
-            Some(status) => Err(format!(
-                "{} exited ({status}); log {}:\n{}",
-                self.kind,
-                self.log.display(),
-                log_tail(&self.log)
-            )),
+            Some(status) => {
+                Err(format!("{} exited ({status}); log {}:\n{}", self.kind, self.log.display(), log_tail(&self.log)))
+            }
         }
     }
 
@@ -253,8 +246,7 @@ pub fn clock_ticks_per_sec() -> u64 {
 /// utime+stime of a process (all its threads), in clock ticks.
 pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    parse_cpu_ticks(&stat)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/pid/stat"))
+    parse_cpu_ticks(&stat).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/pid/stat"))
 }
 
 /// utime (field 14) + stime (field 15) from a `/proc/<pid>/stat` line. The command name
@@ -273,19 +265,14 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 /// shows how much other load shared the cores during a phase.
 pub fn machine_busy_ticks() -> io::Result<u64> {
     let stat = fs::read_to_string("/proc/stat")?;
-    parse_busy_ticks(&stat)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/stat"))
+    parse_busy_ticks(&stat).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/stat"))
 }
 
 /// `cpu  user nice system idle iowait irq softirq steal ...`: everything but idle and
 /// iowait. guest time is already inside user, so the fields after steal are left out.
 pub fn parse_busy_ticks(stat: &str) -> Option<u64> {
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let f: Vec<u64> = line
-        .split_whitespace()
-        .take(8)
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
+    let f: Vec<u64> = line.split_whitespace().take(8).map(|x| x.parse().ok()).collect::<Option<_>>()?;
     let [user, nice, system, _idle, _iowait, irq, softirq, steal] = <[u64; 8]>::try_from(f).ok()?;
     Some(user + nice + system + irq + softirq + steal)
 }
@@ -293,8 +280,7 @@ pub fn parse_busy_ticks(stat: &str) -> Option<u64> {
 /// Resident set size of a process, in KiB (`VmRSS` of `/proc/<pid>/status`).
 pub fn rss_kib(pid: u32) -> io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    parse_vm_rss_kib(&status)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc/pid/status"))
+    parse_vm_rss_kib(&status).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc/pid/status"))
 }
 
 /// The `VmRSS:   1234 kB` line of `/proc/<pid>/status`, in KiB.

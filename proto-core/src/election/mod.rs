@@ -236,17 +236,9 @@ impl<Q: QuorumVerifier> Election<Q> {
         // voter's vote beats (ZooKeeper sends Long.MIN for all three fields).
         self.round = self.round.saturating_add(1);
         let init = if self.quorum.is_voter(self.my_id) {
-            Vote {
-                peer_epoch: inputs.current_epoch,
-                zxid: inputs.last_logged_zxid,
-                leader: self.my_id,
-            }
+            Vote { peer_epoch: inputs.current_epoch, zxid: inputs.last_logged_zxid, leader: self.my_id }
         } else {
-            Vote {
-                peer_epoch: 0,
-                zxid: Zxid::ZERO,
-                leader: self.my_id,
-            }
+            Vote { peer_epoch: 0, zxid: Zxid::ZERO, leader: self.my_id }
         };
         self.outbox.clear();
         self.outcome = None;
@@ -258,20 +250,14 @@ impl<Q: QuorumVerifier> Election<Q> {
             out: VoteTable::EMPTY,
             resend_ms: MIN_NOTIFICATION_INTERVAL_MS,
         });
-        self.timers
-            .set(Timer::Resend, now + MIN_NOTIFICATION_INTERVAL_MS);
+        self.timers.set(Timer::Resend, now + MIN_NOTIFICATION_INTERVAL_MS);
         self.broadcast();
         // A one-voter ensemble is its own quorum.
         self.check_quorum(now);
     }
 
     /// A notification from server `from` (known from the connection, not from the message).
-    pub fn handle_notification(
-        &mut self,
-        now: Instant,
-        from: ServerId,
-        n: Notification,
-    ) -> Result<(), Rejected> {
+    pub fn handle_notification(&mut self, now: Instant, from: ServerId, n: Notification) -> Result<(), Rejected> {
         // Filter: senders we cannot answer or must not count.
         if from == self.my_id {
             return Err(Rejected::FromSelf);
@@ -296,10 +282,7 @@ impl<Q: QuorumVerifier> Election<Q> {
             }
             return Ok(());
         }
-        if n.state == ServerState::Looking
-            && n.election_epoch < self.round
-            && self.quorum.is_voter(self.my_id)
-        {
+        if n.state == ServerState::Looking && n.election_epoch < self.round && self.quorum.is_voter(self.my_id) {
             // §12.3.7: a voter lagging a round behind gets my proposal to catch up with.
             // (A non-voter's answer would be discarded by the voter, who would answer it
             // back; skipping it avoids that ping-pong.)
@@ -364,10 +347,7 @@ impl<Q: QuorumVerifier> Election<Q> {
             return;
         }
         // §12.3.2: nothing heard for a whole interval: resend and back off.
-        looking.resend_ms = looking
-            .resend_ms
-            .saturating_mul(2)
-            .min(MAX_NOTIFICATION_INTERVAL_MS);
+        looking.resend_ms = looking.resend_ms.saturating_mul(2).min(MAX_NOTIFICATION_INTERVAL_MS);
         self.timers.set(Timer::Resend, now + looking.resend_ms);
         self.broadcast();
         // My resent notification reaches me too; ZooKeeper re-checks the tally then.
@@ -408,11 +388,7 @@ impl<Q: QuorumVerifier> Election<Q> {
             // the sender's vote and my own.
             self.round = n.election_epoch;
             looking.recv.clear();
-            looking.proposal = if vote.beats(&looking.init, &self.quorum) {
-                vote
-            } else {
-                looking.init
-            };
+            looking.proposal = if vote.beats(&looking.init, &self.quorum) { vote } else { looking.init };
             self.broadcast();
         } else if n.election_epoch < self.round {
             // An older round (already answered above): ignore.
@@ -424,14 +400,7 @@ impl<Q: QuorumVerifier> Election<Q> {
         let Phase::Looking(looking) = &mut self.phase else {
             return;
         };
-        let recorded = looking.recv.put(
-            from,
-            Ballot {
-                vote,
-                round: n.election_epoch,
-                state: n.state,
-            },
-        );
+        let recorded = looking.recv.put(from, Ballot { vote, round: n.election_epoch, state: n.state });
         debug_assert!(recorded, "senders are members");
         self.check_quorum(now);
     }
@@ -441,22 +410,12 @@ impl<Q: QuorumVerifier> Election<Q> {
         let Phase::Looking(looking) = &mut self.phase else {
             return;
         };
-        let ballot = Ballot {
-            vote: n.vote(),
-            round: n.election_epoch,
-            state: n.state,
-        };
+        let ballot = Ballot { vote: n.vote(), round: n.election_epoch, state: n.state };
         if n.election_epoch == self.round {
             // Same round: the others decided before me; join them if a quorum did.
             looking.recv.put(from, ballot);
             if looking.recv.has_quorum(&ballot, &self.quorum)
-                && check_leader(
-                    self.my_id,
-                    self.round,
-                    &looking.recv,
-                    n.leader,
-                    n.election_epoch,
-                )
+                && check_leader(self.my_id, self.round, &looking.recv, n.leader, n.election_epoch)
             {
                 self.become_decided(ballot.vote, n.election_epoch);
                 return;
@@ -469,13 +428,7 @@ impl<Q: QuorumVerifier> Election<Q> {
         };
         looking.out.put(from, ballot);
         if looking.out.has_quorum(&ballot, &self.quorum)
-            && check_leader(
-                self.my_id,
-                self.round,
-                &looking.out,
-                n.leader,
-                n.election_epoch,
-            )
+            && check_leader(self.my_id, self.round, &looking.out, n.leader, n.election_epoch)
         {
             self.become_decided(ballot.vote, n.election_epoch);
         }
@@ -489,11 +442,7 @@ impl<Q: QuorumVerifier> Election<Q> {
         if self.is_finalizing() {
             return;
         }
-        let mine = Ballot {
-            vote: looking.proposal,
-            round: self.round,
-            state: ServerState::Looking,
-        };
+        let mine = Ballot { vote: looking.proposal, round: self.round, state: ServerState::Looking };
         if looking.recv.has_quorum(&mine, &self.quorum) {
             self.timers.set(Timer::Finalize, now + FINALIZE_WAIT_MS);
             self.timers.stop(Timer::Resend);
@@ -506,35 +455,21 @@ impl<Q: QuorumVerifier> Election<Q> {
         let Phase::Looking(looking) = &mut self.phase else {
             return;
         };
-        let mine = Ballot {
-            vote: looking.proposal,
-            round: self.round,
-            state: ServerState::Looking,
-        };
+        let mine = Ballot { vote: looking.proposal, round: self.round, state: ServerState::Looking };
         looking.recv.put(self.my_id, mine);
-        self.outbox.push(Transmit {
-            to: Dest::Voters,
-            notification: self.my_notification(),
-        });
+        self.outbox.push(Transmit { to: Dest::Voters, notification: self.my_notification() });
     }
 
     /// Queues my current vote to `to` alone.
     fn answer(&mut self, to: ServerId) {
         debug_assert!(to != self.my_id);
         let notification = self.my_notification();
-        self.outbox.push(Transmit {
-            to: Dest::Server(to),
-            notification,
-        });
+        self.outbox.push(Transmit { to: Dest::Server(to), notification });
     }
 
     /// What I say about myself now: state, current vote, round.
     fn my_notification(&self) -> Notification {
-        let vote = self.current_vote().unwrap_or(Vote {
-            peer_epoch: 0,
-            zxid: Zxid::ZERO,
-            leader: self.my_id,
-        });
+        let vote = self.current_vote().unwrap_or(Vote { peer_epoch: 0, zxid: Zxid::ZERO, leader: self.my_id });
         Notification {
             state: self.state(),
             leader: vote.leader,
@@ -546,10 +481,7 @@ impl<Q: QuorumVerifier> Election<Q> {
 
     /// Ends the election on `vote`, elected in `round` (`setPeerState` + `leaveInstance`).
     fn become_decided(&mut self, vote: Vote, round: u64) {
-        debug_assert!(
-            self.quorum.is_voter(vote.leader),
-            "filtered: only voters are elected"
-        );
+        debug_assert!(self.quorum.is_voter(vote.leader), "filtered: only voters are elected");
         let state = if vote.leader == self.my_id {
             ServerState::Leading
         } else if self.quorum.is_voter(self.my_id) {
@@ -572,17 +504,9 @@ impl<Q: QuorumVerifier> Election<Q> {
 
 /// `checkLeader`: another leader must itself have said it is LEADING; I lead only on a vote
 /// of my own round, so that peers do not keep electing a leader that crashed and is gone.
-fn check_leader(
-    my_id: ServerId,
-    my_round: u64,
-    table: &VoteTable,
-    leader: ServerId,
-    round: u64,
-) -> bool {
+fn check_leader(my_id: ServerId, my_round: u64, table: &VoteTable, leader: ServerId, round: u64) -> bool {
     if leader != my_id {
-        table
-            .get(leader)
-            .is_some_and(|b| b.state == ServerState::Leading)
+        table.get(leader).is_some_and(|b| b.state == ServerState::Leading)
     } else {
         my_round == round
     }

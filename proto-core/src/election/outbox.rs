@@ -35,19 +35,12 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     /// An empty queue.
-    pub const EMPTY: Outbox = Outbox {
-        slots: [None; OUTBOX_MAX],
-        len: 0,
-    };
+    pub const EMPTY: Outbox = Outbox { slots: [None; OUTBOX_MAX], len: 0 };
 
     /// Queues `t`, dropping an older transmit to the same destination so that the latest
     /// state is also the last one sent.
     pub fn push(&mut self, t: Transmit) {
-        if let Some(pos) = self
-            .queued()
-            .iter()
-            .position(|q| q.is_some_and(|q| q.to == t.to))
-        {
+        if let Some(pos) = self.queued().iter().position(|q| q.is_some_and(|q| q.to == t.to)) {
             self.remove(pos);
         }
         debug_assert!(self.len < OUTBOX_MAX, "one slot per destination");

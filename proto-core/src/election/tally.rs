@@ -14,9 +14,7 @@ pub(crate) struct VoteTable {
 
 impl VoteTable {
     /// A table with no ballots.
-    pub const EMPTY: VoteTable = VoteTable {
-        slots: [None; ENSEMBLE_MAX],
-    };
+    pub const EMPTY: VoteTable = VoteTable { slots: [None; ENSEMBLE_MAX] };
 
     /// Forgets every ballot (a newer round began).
     pub fn clear(&mut self) {
@@ -41,22 +39,12 @@ impl VoteTable {
 
     /// `from`'s latest ballot, if any.
     pub fn get(&self, from: ServerId) -> Option<&Ballot> {
-        self.slots
-            .iter()
-            .flatten()
-            .find(|(id, _)| *id == from)
-            .map(|(_, b)| b)
+        self.slots.iter().flatten().find(|(id, _)| *id == from).map(|(_, b)| b)
     }
 
     /// True when the servers whose ballot agrees with `with` form a quorum (`getVoteTracker`
     /// followed by `hasAllQuorums`).
     pub fn has_quorum<Q: QuorumVerifier>(&self, with: &Ballot, quorum: &Q) -> bool {
-        quorum.contains_quorum(
-            self.slots
-                .iter()
-                .flatten()
-                .filter(|(_, b)| b.agrees(with))
-                .map(|(id, _)| *id),
-        )
+        quorum.contains_quorum(self.slots.iter().flatten().filter(|(_, b)| b.agrees(with)).map(|(id, _)| *id))
     }
 }

@@ -22,11 +22,7 @@ fn maj(voters: &[u64], observers: &[u64]) -> Majority {
 }
 
 fn vote(epoch: u32, zxid: u64, id: u64) -> Vote {
-    Vote {
-        peer_epoch: epoch,
-        zxid: Zxid(zxid),
-        leader: ServerId(id),
-    }
+    Vote { peer_epoch: epoch, zxid: Zxid(zxid), leader: ServerId(id) }
 }
 
 fn looking(leader: u64, zxid: u64, round: u64, epoch: u32) -> Notification {
@@ -40,10 +36,7 @@ fn looking(leader: u64, zxid: u64, round: u64, epoch: u32) -> Notification {
 }
 
 fn inputs(zxid: u64, epoch: u32) -> VoteInputs {
-    VoteInputs {
-        last_logged_zxid: Zxid(zxid),
-        current_epoch: epoch,
-    }
+    VoteInputs { last_logged_zxid: Zxid(zxid), current_epoch: epoch }
 }
 
 fn drain(e: &mut Election<Majority>) -> Vec<Transmit> {
@@ -78,16 +71,8 @@ fn vote_order_is_epoch_then_zxid_then_id() {
 
 #[test]
 fn ballots_out_of_election_agree_on_leader_and_epoch_only() {
-    let l = |s, v, r| Ballot {
-        vote: v,
-        round: r,
-        state: s,
-    };
-    let (f, ld, lk) = (
-        ServerState::Following,
-        ServerState::Leading,
-        ServerState::Looking,
-    );
+    let l = |s, v, r| Ballot { vote: v, round: r, state: s };
+    let (f, ld, lk) = (ServerState::Following, ServerState::Leading, ServerState::Looking);
     assert!(l(f, vote(1, 5, 3), 2).agrees(&l(ld, vote(1, 9, 3), 7)));
     assert!(!l(f, vote(1, 5, 3), 2).agrees(&l(ld, vote(2, 5, 3), 2)));
     assert!(!l(lk, vote(1, 5, 3), 2).agrees(&l(f, vote(1, 5, 3), 3)));
@@ -96,28 +81,18 @@ fn ballots_out_of_election_agree_on_leader_and_epoch_only() {
 
 #[test]
 fn states_print_zookeeper_names() {
-    let names: Vec<String> = [
-        ServerState::Looking,
-        ServerState::Following,
-        ServerState::Leading,
-        ServerState::Observing,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let names: Vec<String> =
+        [ServerState::Looking, ServerState::Following, ServerState::Leading, ServerState::Observing]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     assert_eq!(names, ["LOOKING", "FOLLOWING", "LEADING", "OBSERVING"]);
-    assert_eq!(
-        looking(3, 0x1_0000_0002, 4, 1).to_string(),
-        "LOOKING leader=3 zxid=0x100000002 peer_epoch=1 round=4"
-    );
+    assert_eq!(looking(3, 0x1_0000_0002, 4, 1).to_string(), "LOOKING leader=3 zxid=0x100000002 peer_epoch=1 round=4");
 }
 
 #[test]
 fn new_refuses_a_stranger() {
-    assert_eq!(
-        Election::new(ServerId(4), maj(&[1, 2, 3], &[])).err(),
-        Some(NewError::NotMember)
-    );
+    assert_eq!(Election::new(ServerId(4), maj(&[1, 2, 3], &[])).err(), Some(NewError::NotMember));
 }
 
 #[test]
@@ -128,13 +103,7 @@ fn start_votes_for_self_in_round_one_and_broadcasts() {
     e.start(Instant(1000), inputs(0x1_0000_0007, 1));
     assert_eq!(e.round(), 1);
     assert_eq!(e.state(), ServerState::Looking);
-    assert_eq!(
-        drain(&mut e),
-        [Transmit {
-            to: Dest::Voters,
-            notification: looking(2, 0x1_0000_0007, 1, 1)
-        }]
-    );
+    assert_eq!(drain(&mut e), [Transmit { to: Dest::Voters, notification: looking(2, 0x1_0000_0007, 1, 1) }]);
     assert_eq!(e.poll_timeout(), Some(Instant(1200)));
     assert_eq!(e.poll_outcome(), None);
 }
@@ -153,50 +122,23 @@ fn resend_backs_off_to_sixty_seconds_and_early_timeouts_do_nothing() {
         gaps.push(at.0 - now);
         now = at.0;
         e.handle_timeout(at);
-        assert_eq!(
-            drain(&mut e),
-            [Transmit {
-                to: Dest::Voters,
-                notification: looking(1, 5, 1, 1)
-            }]
-        );
+        assert_eq!(drain(&mut e), [Transmit { to: Dest::Voters, notification: looking(1, 5, 1, 1) }]);
     }
-    assert_eq!(
-        gaps,
-        [200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000, 60000]
-    );
+    assert_eq!(gaps, [200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000, 60000]);
 }
 
 #[test]
 fn filtered_notifications_are_rejected_with_a_reason() {
     let q = maj(&[1, 2, 3], &[4]);
     let mut idle = Election::new(ServerId(1), q).unwrap();
-    assert_eq!(
-        idle.handle_notification(Instant(0), ServerId(2), looking(2, 0, 1, 0)),
-        Err(Rejected::NotStarted)
-    );
+    assert_eq!(idle.handle_notification(Instant(0), ServerId(2), looking(2, 0, 1, 0)), Err(Rejected::NotStarted));
     let mut e = started(1, q, 5, 1);
     let now = Instant(10);
-    assert_eq!(
-        e.handle_notification(now, ServerId(1), looking(3, 9, 1, 1)),
-        Err(Rejected::FromSelf)
-    );
-    assert_eq!(
-        e.handle_notification(now, ServerId(7), looking(3, 9, 1, 1)),
-        Err(Rejected::UnknownSender)
-    );
-    assert_eq!(
-        e.handle_notification(now, ServerId(2), looking(4, 9, 1, 9)),
-        Err(Rejected::LeaderNotVoter)
-    );
-    assert_eq!(
-        e.handle_notification(now, ServerId(2), looking(8, 9, 1, 9)),
-        Err(Rejected::LeaderNotVoter)
-    );
-    assert_eq!(
-        e.handle_notification(now, ServerId(2), looking(2, u64::MAX, 1, 9)),
-        Err(Rejected::UnknownZxid)
-    );
+    assert_eq!(e.handle_notification(now, ServerId(1), looking(3, 9, 1, 1)), Err(Rejected::FromSelf));
+    assert_eq!(e.handle_notification(now, ServerId(7), looking(3, 9, 1, 1)), Err(Rejected::UnknownSender));
+    assert_eq!(e.handle_notification(now, ServerId(2), looking(4, 9, 1, 9)), Err(Rejected::LeaderNotVoter));
+    assert_eq!(e.handle_notification(now, ServerId(2), looking(8, 9, 1, 9)), Err(Rejected::LeaderNotVoter));
+    assert_eq!(e.handle_notification(now, ServerId(2), looking(2, u64::MAX, 1, 9)), Err(Rejected::UnknownZxid));
     // None of these changed the proposal or produced output.
     assert_eq!(e.current_vote(), Some(vote(1, 5, 1)));
     assert_eq!(e.pending_transmits(), 0);
@@ -222,13 +164,7 @@ fn one_voter_leads_itself_after_the_finalize_wait() {
     e.handle_timeout(Instant(200));
     let out = e.poll_outcome().unwrap();
     assert_eq!(
-        (
-            out.state,
-            out.leader,
-            out.zxid,
-            out.peer_epoch,
-            out.election_epoch
-        ),
+        (out.state, out.leader, out.zxid, out.peer_epoch, out.election_epoch),
         (ServerState::Leading, ServerId(1), Zxid(5), 1, 1)
     );
     assert_eq!(e.poll_outcome(), None);
@@ -238,101 +174,54 @@ fn one_voter_leads_itself_after_the_finalize_wait() {
 #[test]
 fn older_round_is_answered_but_not_counted() {
     let mut e = started(1, maj(&[1, 2, 3], &[]), 5, 1);
-    e.handle_notification(Instant(10), ServerId(3), looking(3, 9, 4, 1))
-        .unwrap();
+    e.handle_notification(Instant(10), ServerId(3), looking(3, 9, 4, 1)).unwrap();
     drain(&mut e);
     assert_eq!(e.round(), 4);
     // Server 2 is still in round 2 with a better vote: answered, not adopted.
-    e.handle_notification(Instant(20), ServerId(2), looking(2, 99, 2, 1))
-        .unwrap();
-    assert_eq!(
-        drain(&mut e),
-        [Transmit {
-            to: Dest::Server(ServerId(2)),
-            notification: looking(3, 9, 4, 1)
-        }]
-    );
+    e.handle_notification(Instant(20), ServerId(2), looking(2, 99, 2, 1)).unwrap();
+    assert_eq!(drain(&mut e), [Transmit { to: Dest::Server(ServerId(2)), notification: looking(3, 9, 4, 1) }]);
     assert_eq!(e.current_vote(), Some(vote(1, 9, 3)));
 }
 
 #[test]
 fn decided_server_answers_looking_servers_only() {
     let mut e = started(2, maj(&[1, 2, 3], &[4]), 5, 1);
-    e.handle_notification(Instant(10), ServerId(3), looking(3, 9, 1, 1))
-        .unwrap();
+    e.handle_notification(Instant(10), ServerId(3), looking(3, 9, 1, 1)).unwrap();
     assert!(e.is_finalizing());
     e.handle_timeout(Instant(210));
-    assert_eq!(
-        e.poll_outcome().map(|o| o.state),
-        Some(ServerState::Following)
-    );
+    assert_eq!(e.poll_outcome().map(|o| o.state), Some(ServerState::Following));
     drain(&mut e);
-    let following = Notification {
-        state: ServerState::Following,
-        ..looking(3, 9, 1, 1)
-    };
+    let following = Notification { state: ServerState::Following, ..looking(3, 9, 1, 1) };
     // A LOOKING voter in any round gets my decided vote; FOLLOWING/LEADING senders nothing.
-    e.handle_notification(Instant(300), ServerId(1), looking(1, 2, 7, 0))
+    e.handle_notification(Instant(300), ServerId(1), looking(1, 2, 7, 0)).unwrap();
+    e.handle_notification(Instant(300), ServerId(3), Notification { state: ServerState::Leading, ..following })
         .unwrap();
-    e.handle_notification(
-        Instant(300),
-        ServerId(3),
-        Notification {
-            state: ServerState::Leading,
-            ..following
-        },
-    )
-    .unwrap();
-    assert_eq!(
-        drain(&mut e),
-        [Transmit {
-            to: Dest::Server(ServerId(1)),
-            notification: following
-        }]
-    );
+    assert_eq!(drain(&mut e), [Transmit { to: Dest::Server(ServerId(1)), notification: following }]);
     // ZAB moved to epoch 2: answers say so.
     e.update_vote_epoch(2);
     e.handle_notification(
         Instant(400),
         ServerId(4),
-        Notification {
-            state: ServerState::Observing,
-            ..looking(4, 0, 0, 0)
-        },
+        Notification { state: ServerState::Observing, ..looking(4, 0, 0, 0) },
     )
     .unwrap();
     assert_eq!(
         drain(&mut e),
-        [Transmit {
-            to: Dest::Server(ServerId(4)),
-            notification: Notification {
-                peer_epoch: 2,
-                ..following
-            }
-        }]
+        [Transmit { to: Dest::Server(ServerId(4)), notification: Notification { peer_epoch: 2, ..following } }]
     );
     // Looking again: new round, stale answers dropped, own vote with the new state.
-    e.handle_notification(Instant(500), ServerId(1), looking(1, 2, 7, 0))
-        .unwrap();
+    e.handle_notification(Instant(500), ServerId(1), looking(1, 2, 7, 0)).unwrap();
     e.start(Instant(600), inputs(0x2_0000_0001, 2));
     assert_eq!(e.round(), 2);
-    assert_eq!(
-        drain(&mut e),
-        [Transmit {
-            to: Dest::Voters,
-            notification: looking(2, 0x2_0000_0001, 2, 2)
-        }]
-    );
+    assert_eq!(drain(&mut e), [Transmit { to: Dest::Voters, notification: looking(2, 0x2_0000_0001, 2, 2) }]);
 }
 
 #[test]
 fn answers_to_one_server_coalesce() {
     let mut e = started(1, maj(&[1, 2, 3], &[4, 5]), 5, 1);
     for _ in 0..5 {
-        e.handle_notification(Instant(1), ServerId(4), looking(4, 0, 1, 0))
-            .unwrap();
-        e.handle_notification(Instant(1), ServerId(5), looking(5, 0, 1, 0))
-            .unwrap();
+        e.handle_notification(Instant(1), ServerId(4), looking(4, 0, 1, 0)).unwrap();
+        e.handle_notification(Instant(1), ServerId(5), looking(5, 0, 1, 0)).unwrap();
     }
     let to: Vec<Dest> = drain(&mut e).iter().map(|t| t.to).collect();
     assert_eq!(to, [Dest::Server(ServerId(4)), Dest::Server(ServerId(5))]);
@@ -343,50 +232,28 @@ fn observer_is_answered_and_never_counted() {
     // Observer 4 claims the best vote possible: it must change nothing.
     let mut e = started(1, maj(&[1, 2, 3], &[4]), 5, 1);
     let claim = looking(4, u64::MAX - 1, 9, u32::MAX);
-    e.handle_notification(Instant(1), ServerId(4), claim)
-        .unwrap();
+    e.handle_notification(Instant(1), ServerId(4), claim).unwrap();
     assert_eq!(e.current_vote(), Some(vote(1, 5, 1)));
     assert_eq!(e.round(), 1);
-    assert_eq!(
-        drain(&mut e),
-        [Transmit {
-            to: Dest::Server(ServerId(4)),
-            notification: looking(1, 5, 1, 1)
-        }]
-    );
+    assert_eq!(drain(&mut e), [Transmit { to: Dest::Server(ServerId(4)), notification: looking(1, 5, 1, 1) }]);
 }
 
 #[test]
 fn observer_proposes_nobody_and_observes_the_voters_choice() {
     let mut o = started(4, maj(&[1, 2, 3], &[4]), 0x9_0000_0000, 9);
     // Any voter's vote beats the observer's own, however fresh its log is.
-    o.handle_notification(Instant(1), ServerId(1), looking(1, 1, 1, 0))
-        .unwrap();
+    o.handle_notification(Instant(1), ServerId(1), looking(1, 1, 1, 0)).unwrap();
     assert_eq!(o.current_vote(), Some(vote(0, 1, 1)));
     // Older-round voters are not answered by an observer.
-    o.handle_notification(Instant(2), ServerId(2), looking(2, 0, 0, 0))
-        .unwrap();
+    o.handle_notification(Instant(2), ServerId(2), looking(2, 0, 0, 0)).unwrap();
     assert!(drain(&mut o).iter().all(|t| t.to == Dest::Voters));
-    let f = |state| Notification {
-        state,
-        ..looking(3, 7, 5, 1)
-    };
-    o.handle_notification(Instant(3), ServerId(1), f(ServerState::Following))
-        .unwrap();
-    o.handle_notification(Instant(3), ServerId(2), f(ServerState::Following))
-        .unwrap();
-    assert_eq!(
-        o.poll_outcome(),
-        None,
-        "the leader itself has not said LEADING yet"
-    );
-    o.handle_notification(Instant(3), ServerId(3), f(ServerState::Leading))
-        .unwrap();
+    let f = |state| Notification { state, ..looking(3, 7, 5, 1) };
+    o.handle_notification(Instant(3), ServerId(1), f(ServerState::Following)).unwrap();
+    o.handle_notification(Instant(3), ServerId(2), f(ServerState::Following)).unwrap();
+    assert_eq!(o.poll_outcome(), None, "the leader itself has not said LEADING yet");
+    o.handle_notification(Instant(3), ServerId(3), f(ServerState::Leading)).unwrap();
     let out = o.poll_outcome().unwrap();
-    assert_eq!(
-        (out.state, out.leader, out.election_epoch),
-        (ServerState::Observing, ServerId(3), 5)
-    );
+    assert_eq!((out.state, out.leader, out.election_epoch), (ServerState::Observing, ServerId(3), 5));
     assert_eq!(o.round(), 5);
 }
 
@@ -403,25 +270,12 @@ struct Net {
 
 impl Net {
     fn new(quorum: Majority) -> Net {
-        let nodes = quorum
-            .members()
-            .iter()
-            .map(|m| Election::new(m.id, quorum).unwrap())
-            .collect();
-        Net {
-            now: Instant(0),
-            quorum,
-            nodes,
-            inputs: BTreeMap::new(),
-            inflight: VecDeque::new(),
-        }
+        let nodes = quorum.members().iter().map(|m| Election::new(m.id, quorum).unwrap()).collect();
+        Net { now: Instant(0), quorum, nodes, inputs: BTreeMap::new(), inflight: VecDeque::new() }
     }
 
     fn node(&mut self, id: u64) -> &mut Election<Majority> {
-        self.nodes
-            .iter_mut()
-            .find(|e| e.my_id() == ServerId(id))
-            .expect("no such server")
+        self.nodes.iter_mut().find(|e| e.my_id() == ServerId(id)).expect("no such server")
     }
 
     /// Moves `id`'s outputs into the network, describing them.
@@ -469,16 +323,9 @@ impl Net {
         let mut words = line.split_whitespace();
         let cmd = words.next().unwrap_or("");
         let args: Vec<&str> = words.collect();
-        let kv = |key: &str| {
-            args.iter()
-                .find_map(|a| a.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        };
-        let ids = |s: &str| -> Vec<u64> {
-            s.split(',')
-                .filter(|x| !x.is_empty())
-                .map(|x| x.parse().unwrap())
-                .collect()
-        };
+        let kv = |key: &str| args.iter().find_map(|a| a.strip_prefix(key).and_then(|r| r.strip_prefix('=')));
+        let ids =
+            |s: &str| -> Vec<u64> { s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect() };
         let num = |s: &str| -> u64 {
             match s.strip_prefix("0x") {
                 Some(h) => u64::from_str_radix(h, 16).unwrap(),
@@ -486,8 +333,7 @@ impl Net {
             }
         };
         let matches = |m: &(u64, u64, Notification)| {
-            kv("from").is_none_or(|f| ids(f).contains(&m.0))
-                && kv("to").is_none_or(|t| ids(t).contains(&m.1))
+            kv("from").is_none_or(|f| ids(f).contains(&m.0)) && kv("to").is_none_or(|t| ids(t).contains(&m.1))
         };
         match cmd {
             "ensemble" => {
@@ -501,10 +347,7 @@ impl Net {
                 let zxid = Zxid(num(kv("zxid").unwrap_or("0")));
                 let epoch = num(kv("epoch").unwrap_or("0")) as u32;
                 for id in ids(args.first().copied().unwrap_or("")) {
-                    let inp = VoteInputs {
-                        last_logged_zxid: zxid,
-                        current_epoch: epoch,
-                    };
+                    let inp = VoteInputs { last_logged_zxid: zxid, current_epoch: epoch };
                     self.inputs.insert(id, inp);
                     let now = self.now;
                     self.node(id).start(now, inp);
@@ -513,8 +356,7 @@ impl Net {
             }
             // deliver [from=..] [to=..]: the matching messages in flight now, oldest first.
             "deliver" | "drop" => {
-                let (take, keep): (Vec<_>, Vec<_>) =
-                    self.inflight.drain(..).partition(|m| matches(m));
+                let (take, keep): (Vec<_>, Vec<_>) = self.inflight.drain(..).partition(|m| matches(m));
                 self.inflight = keep.into();
                 for (from, to, n) in take {
                     if cmd == "drop" {
@@ -567,22 +409,10 @@ impl Net {
             }
             "status" => {
                 for e in &self.nodes {
-                    let v = e
-                        .current_vote()
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|| "-".into());
+                    let v = e.current_vote().map(|v| v.to_string()).unwrap_or_else(|| "-".into());
                     let fin = if e.is_finalizing() { " finalizing" } else { "" };
-                    let wake = e
-                        .poll_timeout()
-                        .map(|t| format!(" wake={}", t.0))
-                        .unwrap_or_default();
-                    let _ = writeln!(
-                        out,
-                        "{}: {} round={} {v}{fin}{wake}",
-                        e.my_id(),
-                        e.state(),
-                        e.round()
-                    );
+                    let wake = e.poll_timeout().map(|t| format!(" wake={}", t.0)).unwrap_or_default();
+                    let _ = writeln!(out, "{}: {} round={} {v}{fin}{wake}", e.my_id(), e.state(), e.round());
                 }
                 let _ = writeln!(out, "in flight: {}", self.inflight.len());
             }
@@ -601,15 +431,8 @@ fn testdata_path(name: &str) -> std::path::PathBuf {
     let here = std::path::Path::new(file!());
     let dir = here.parent().unwrap().join("testdata").join(name);
     let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        dir.clone(),
-        manifest.join(&dir),
-        manifest.parent().unwrap().join(&dir),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("testdata {name} not found"))
+    let candidates = [dir.clone(), manifest.join(&dir), manifest.parent().unwrap().join(&dir)];
+    candidates.into_iter().find(|p| p.exists()).unwrap_or_else(|| panic!("testdata {name} not found"))
 }
 
 /// Runs a datadriven script: `# comments`, then blocks of `command`, `----`, expected
@@ -637,10 +460,7 @@ fn run_script(name: &str) {
         }
         let actual = net.run(line);
         if actual != expected {
-            let _ = write!(
-                failures,
-                "\n{name}: {line}\n--- expected\n{expected}--- actual\n{actual}"
-            );
+            let _ = write!(failures, "\n{name}: {line}\n--- expected\n{expected}--- actual\n{actual}");
         }
         let _ = write!(rewritten, "{line}\n----\n{actual}");
     }
@@ -743,30 +563,14 @@ impl Sim {
             members.swap(i, j);
         }
         let q = Majority::new(&members).unwrap();
-        let nodes: Vec<_> = members
-            .iter()
-            .map(|m| Election::new(m.id, q).unwrap())
-            .collect();
+        let nodes: Vec<_> = members.iter().map(|m| Election::new(m.id, q).unwrap()).collect();
         let inputs = (0..nodes.len())
             .map(|_| {
                 let epoch = rng.below(3) as u32;
-                VoteInputs {
-                    last_logged_zxid: Zxid::new(epoch, rng.below(3) as u32),
-                    current_epoch: epoch,
-                }
+                VoteInputs { last_logged_zxid: Zxid::new(epoch, rng.below(3) as u32), current_epoch: epoch }
             })
             .collect();
-        Sim {
-            rng,
-            opt,
-            now: Instant(0),
-            nodes,
-            inputs,
-            events: Vec::new(),
-            seq: 0,
-            lossy: true,
-            decisions: Vec::new(),
-        }
+        Sim { rng, opt, now: Instant(0), nodes, inputs, events: Vec::new(), seq: 0, lossy: true, decisions: Vec::new() }
     }
 
     fn index(&self, id: u64) -> Option<usize> {
@@ -788,11 +592,7 @@ impl Sim {
                 if self.lossy && self.rng.chance(self.opt.drop_percent) {
                     continue;
                 }
-                let copies = if self.rng.chance(self.opt.dup_percent) {
-                    2
-                } else {
-                    1
-                };
+                let copies = if self.rng.chance(self.opt.dup_percent) { 2 } else { 1 };
                 for _ in 0..copies {
                     let due = self.now + self.rng.below(self.opt.delay_max_ms + 1);
                     self.seq += 1;
@@ -808,18 +608,8 @@ impl Sim {
             if self.nodes.iter().all(|e| e.state() != ServerState::Looking) {
                 return;
             }
-            let timer = self
-                .nodes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, e)| e.poll_timeout().map(|t| (t, i)))
-                .min();
-            let msg = self
-                .events
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, e)| (e.0, e.1))
-                .map(|(k, e)| (e.0, k));
+            let timer = self.nodes.iter().enumerate().filter_map(|(i, e)| e.poll_timeout().map(|t| (t, i))).min();
+            let msg = self.events.iter().enumerate().min_by_key(|(_, e)| (e.0, e.1)).map(|(k, e)| (e.0, k));
             let next = match (timer, msg) {
                 (Some(t), Some(m)) => t.0.min(m.0),
                 (Some(t), None) => t.0,
@@ -852,27 +642,20 @@ impl Sim {
     /// leading, or a leader without a following quorum, gives up and looks again.
     fn restart_stuck(&mut self) -> bool {
         let q = *self.nodes[0].quorum();
-        let snapshot: Vec<(u64, ServerState, Option<Vote>)> = self
-            .nodes
-            .iter()
-            .map(|e| (e.my_id().0, e.state(), e.current_vote()))
-            .collect();
+        let snapshot: Vec<(u64, ServerState, Option<Vote>)> =
+            self.nodes.iter().map(|e| (e.my_id().0, e.state(), e.current_vote())).collect();
         let state_of = |id: ServerId| snapshot.iter().find(|s| s.0 == id.0).map(|s| s.1);
         let mut stuck = Vec::new();
         for (i, &(id, state, v)) in snapshot.iter().enumerate() {
             let Some(v) = v else { continue };
             let ok = match state {
                 ServerState::Looking => true,
-                ServerState::Following | ServerState::Observing => {
-                    state_of(v.leader) == Some(ServerState::Leading)
-                }
+                ServerState::Following | ServerState::Observing => state_of(v.leader) == Some(ServerState::Leading),
                 ServerState::Leading => q.contains_quorum(
                     snapshot
                         .iter()
                         .filter(|s| {
-                            s.0 == id
-                                || (s.1 == ServerState::Following
-                                    && s.2.is_some_and(|w| w.leader.0 == id))
+                            s.0 == id || (s.1 == ServerState::Following && s.2.is_some_and(|w| w.leader.0 == id))
                         })
                         .map(|s| ServerId(s.0)),
                 ),
@@ -903,18 +686,11 @@ impl Sim {
                 .filter(|&j| q.is_voter(self.nodes[j].my_id()) && self.init_vote(j) <= best)
                 .map(|j| self.nodes[j].my_id());
             if !q.contains_quorum(beaten) {
-                return Err(format!(
-                    "{id} decided for {} whose vote beats no quorum",
-                    o.leader
-                ));
+                return Err(format!("{id} decided for {} whose vote beats no quorum", o.leader));
             }
         }
         // Final state: everyone decided on one leader, which leads.
-        let leaders: Vec<ServerId> = self
-            .nodes
-            .iter()
-            .filter_map(|e| e.current_vote().map(|v| v.leader))
-            .collect();
+        let leaders: Vec<ServerId> = self.nodes.iter().filter_map(|e| e.current_vote().map(|v| v.leader)).collect();
         if leaders.len() != self.nodes.len() || leaders.iter().any(|l| *l != leaders[0]) {
             return Err("no single leader".into());
         }
@@ -935,11 +711,7 @@ impl Sim {
 
     fn init_vote(&self, i: usize) -> Vote {
         let inp = self.inputs[i];
-        Vote {
-            peer_epoch: inp.current_epoch,
-            zxid: inp.last_logged_zxid,
-            leader: self.nodes[i].my_id(),
-        }
+        Vote { peer_epoch: inp.current_epoch, zxid: inp.last_logged_zxid, leader: self.nodes[i].my_id() }
     }
 
     fn describe(&self) -> String {
@@ -984,16 +756,12 @@ fn simulate(seed: u64) -> Result<(), String> {
             break;
         }
     }
-    sim.check()
-        .map_err(|e| format!("seed {seed}: {e}\n{}", sim.describe()))
+    sim.check().map_err(|e| format!("seed {seed}: {e}\n{}", sim.describe()))
 }
 
 #[test]
 fn simulation_500_seeds_agree_on_a_leader_that_beats_a_quorum() {
-    let base: u64 = std::env::var("ELECTION_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let base: u64 = std::env::var("ELECTION_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     for seed in base..base + 500 {
         if let Err(e) = simulate(seed) {
             panic!("{e}");
@@ -1017,11 +785,8 @@ fn simulation_without_loss_elects_the_best_vote_of_all() {
         }
         sim.run_until(Instant(10 * 60_000));
         let q = *sim.nodes[0].quorum();
-        let best = (0..sim.nodes.len())
-            .filter(|&i| q.is_voter(sim.nodes[i].my_id()))
-            .map(|i| sim.init_vote(i))
-            .max()
-            .unwrap();
+        let best =
+            (0..sim.nodes.len()).filter(|&i| q.is_voter(sim.nodes[i].my_id())).map(|i| sim.init_vote(i)).max().unwrap();
         let r = sim.check().and_then(|_| match sim.nodes[0].current_vote() {
             Some(v) if v.leader == best.leader => Ok(()),
             v => Err(format!("elected {v:?}, best {best}")),
@@ -1049,27 +814,11 @@ mod prop {
 
     /// Any sender id (members and strangers), any field values.
     fn input() -> impl Strategy<Value = (u64, u64, Notification)> {
-        (
-            0u64..8,
-            0u64..1000,
-            state(),
-            0u64..8,
-            any::<u64>(),
-            prop_oneof![0u64..4, any::<u64>()],
-            any::<u32>(),
-        )
-            .prop_map(
-                |(from, dt, state, leader, zxid, election_epoch, peer_epoch)| {
-                    let n = Notification {
-                        state,
-                        leader: ServerId(leader),
-                        zxid: Zxid(zxid),
-                        election_epoch,
-                        peer_epoch,
-                    };
-                    (from, dt, n)
-                },
-            )
+        (0u64..8, 0u64..1000, state(), 0u64..8, any::<u64>(), prop_oneof![0u64..4, any::<u64>()], any::<u32>())
+            .prop_map(|(from, dt, state, leader, zxid, election_epoch, peer_epoch)| {
+                let n = Notification { state, leader: ServerId(leader), zxid: Zxid(zxid), election_epoch, peer_epoch };
+                (from, dt, n)
+            })
     }
 
     proptest! {

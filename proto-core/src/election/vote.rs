@@ -59,11 +59,7 @@ impl Vote {
 
 impl fmt::Display for Vote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "leader={} zxid={} peer_epoch={}",
-            self.leader, self.zxid, self.peer_epoch
-        )
+        write!(f, "leader={} zxid={} peer_epoch={}", self.leader, self.zxid, self.peer_epoch)
     }
 }
 
@@ -86,23 +82,13 @@ pub struct Notification {
 impl Notification {
     /// The vote this notification carries.
     pub fn vote(&self) -> Vote {
-        Vote {
-            peer_epoch: self.peer_epoch,
-            zxid: self.zxid,
-            leader: self.leader,
-        }
+        Vote { peer_epoch: self.peer_epoch, zxid: self.zxid, leader: self.leader }
     }
 }
 
 impl fmt::Display for Notification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} round={}",
-            self.state,
-            self.vote(),
-            self.election_epoch
-        )
+        write!(f, "{} {} round={}", self.state, self.vote(), self.election_epoch)
     }
 }
 

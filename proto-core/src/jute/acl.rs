@@ -44,10 +44,7 @@ pub struct Id<'a> {
 impl<'a> Acl<'a> {
     /// The entry's subject.
     pub fn identity(&self) -> Id<'a> {
-        Id {
-            scheme: self.scheme,
-            id: self.id,
-        }
+        Id { scheme: self.scheme, id: self.id }
     }
 }
 
@@ -73,23 +70,11 @@ impl Encode for Id<'_> {
 pub type AclList<'a> = List<'a, Acl<'a>>;
 
 /// `OPEN_ACL_UNSAFE`: everything for anyone.
-pub const OPEN_ACL_UNSAFE: [Acl<'static>; 1] = [Acl {
-    perms: perms::ALL,
-    scheme: b"world",
-    id: b"anyone",
-}];
+pub const OPEN_ACL_UNSAFE: [Acl<'static>; 1] = [Acl { perms: perms::ALL, scheme: b"world", id: b"anyone" }];
 /// `CREATOR_ALL_ACL`: everything for the creator's authenticated ids.
-pub const CREATOR_ALL_ACL: [Acl<'static>; 1] = [Acl {
-    perms: perms::ALL,
-    scheme: b"auth",
-    id: b"",
-}];
+pub const CREATOR_ALL_ACL: [Acl<'static>; 1] = [Acl { perms: perms::ALL, scheme: b"auth", id: b"" }];
 /// `READ_ACL_UNSAFE`: read for anyone.
-pub const READ_ACL_UNSAFE: [Acl<'static>; 1] = [Acl {
-    perms: perms::READ,
-    scheme: b"world",
-    id: b"anyone",
-}];
+pub const READ_ACL_UNSAFE: [Acl<'static>; 1] = [Acl { perms: perms::READ, scheme: b"world", id: b"anyone" }];
 
 impl<'a> Decode<'a> for Acl<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
@@ -127,20 +112,15 @@ mod tests {
     use crate::jute::testing::{decode_all, encode_vec, truncations_fail};
     use std::vec::Vec;
 
-    const WORLD_ALL: [u8; 23] = [
-        0, 0, 0, 31, 0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 6, b'a', b'n', b'y', b'o',
-        b'n', b'e',
-    ];
+    const WORLD_ALL: [u8; 23] =
+        [0, 0, 0, 31, 0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 6, b'a', b'n', b'y', b'o', b'n', b'e'];
 
     #[test]
     fn acl_both_ways() {
         assert_eq!(encode_vec(&OPEN_ACL_UNSAFE[0]), WORLD_ALL);
         assert_eq!(decode_all::<Acl>(&WORLD_ALL), Ok(OPEN_ACL_UNSAFE[0]));
         truncations_fail::<Acl>(&WORLD_ALL);
-        assert_eq!(
-            decode_all::<Id>(&WORLD_ALL[4..]),
-            Ok(OPEN_ACL_UNSAFE[0].identity())
-        );
+        assert_eq!(decode_all::<Id>(&WORLD_ALL[4..]), Ok(OPEN_ACL_UNSAFE[0].identity()));
         truncations_fail::<Id>(&WORLD_ALL[4..]);
     }
 
@@ -152,17 +132,7 @@ mod tests {
         let mut r = Reader::new(&bytes);
         let list = AclList::read(&mut r, "acl").unwrap();
         let entries: Vec<_> = list.iter().collect();
-        assert_eq!(
-            entries,
-            [
-                OPEN_ACL_UNSAFE[0],
-                Acl {
-                    perms: perms::READ,
-                    scheme: b"ip",
-                    id: b""
-                }
-            ]
-        );
+        assert_eq!(entries, [OPEN_ACL_UNSAFE[0], Acl { perms: perms::READ, scheme: b"ip", id: b"" }]);
         let mut out = [0u8; 64];
         let mut w = Writer::new(&mut out);
         entries.as_slice().write_seq(&mut w).unwrap();

@@ -56,10 +56,7 @@ impl ConnectResponse<'static> {
 }
 
 /// Reads the trailing readOnly byte if there is one (ZooKeeper treats EOF as an old client).
-fn read_optional_bool(
-    r: &mut Reader<'_>,
-    field: &'static str,
-) -> Result<Option<bool>, DecodeError> {
+fn read_optional_bool(r: &mut Reader<'_>, field: &'static str) -> Result<Option<bool>, DecodeError> {
     if r.remaining() == 0 {
         return Ok(None);
     }
@@ -150,20 +147,14 @@ mod tests {
         assert_eq!(decode_all::<ConnectRequest>(&REQUEST), Ok(req));
         short_buffers_fail(&req, REQUEST.len());
         // Without the trailing byte: an old client.
-        let old = ConnectRequest {
-            read_only: None,
-            ..req
-        };
+        let old = ConnectRequest { read_only: None, ..req };
         assert_eq!(decode_all::<ConnectRequest>(&REQUEST[..44]), Ok(old));
         assert_eq!(encode_vec(&old), REQUEST[..44]);
         truncations_fail::<ConnectRequest>(&REQUEST[..44]);
         // Any non-zero readOnly byte is true; bytes after it are ignored.
         let mut odd = REQUEST;
         odd[44] = 0x80;
-        assert_eq!(
-            ConnectRequest::decode_from(&odd).map(|c| c.read_only),
-            Ok(Some(true))
-        );
+        assert_eq!(ConnectRequest::decode_from(&odd).map(|c| c.read_only), Ok(Some(true)));
     }
 
     #[test]
@@ -195,15 +186,8 @@ mod tests {
         };
         assert_eq!(encode_vec(&resp), RESPONSE);
         assert_eq!(decode_all::<ConnectResponse>(&RESPONSE), Ok(resp));
-        let old = ConnectResponse {
-            read_only: None,
-            ..resp
-        };
-        assert_eq!(
-            encode_vec(&old),
-            RESPONSE[..36],
-            "readOnly is written only when asked"
-        );
+        let old = ConnectResponse { read_only: None, ..resp };
+        assert_eq!(encode_vec(&old), RESPONSE[..36], "readOnly is written only when asked");
         truncations_fail::<ConnectResponse>(&RESPONSE[..36]);
         let invalid = encode_vec(&ConnectResponse::invalid(None));
         assert_eq!(invalid.len(), 36);

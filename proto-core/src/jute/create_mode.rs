@@ -49,10 +49,7 @@ impl CreateMode {
 
     /// True for modes deleted with their session.
     pub const fn is_ephemeral(self) -> bool {
-        matches!(
-            self,
-            CreateMode::Ephemeral | CreateMode::EphemeralSequential
-        )
+        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
     }
 
     /// True for modes that append a sequence suffix to the name.
@@ -72,10 +69,7 @@ impl CreateMode {
 
     /// True for the TTL modes.
     pub const fn is_ttl(self) -> bool {
-        matches!(
-            self,
-            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
-        )
+        matches!(self, CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl)
     }
 }
 
@@ -86,10 +80,7 @@ mod tests {
     #[test]
     fn flags_round_trip_and_others_are_refused() {
         for flag in 0..=6 {
-            assert_eq!(
-                CreateMode::from_flag(flag).map(CreateMode::flag),
-                Some(flag)
-            );
+            assert_eq!(CreateMode::from_flag(flag).map(CreateMode::flag), Some(flag));
         }
         assert_eq!(CreateMode::from_flag(7), None);
         assert_eq!(CreateMode::from_flag(-1), None);

@@ -81,11 +81,7 @@ mod tests {
             assert_eq!(ErrorCode::from(v).code(), v);
         }
         assert_eq!(ErrorCode::from(-101), ErrorCode::NoNode);
-        assert_eq!(
-            ErrorCode::from(-109),
-            ErrorCode::Unknown(-109),
-            "-109 is unused"
-        );
+        assert_eq!(ErrorCode::from(-109), ErrorCode::Unknown(-109), "-109 is unused");
         assert_eq!(ErrorCode::InvalidAcl.code(), -114);
         assert_eq!(std::format!("{}", ErrorCode::InvalidAcl), "InvalidACL");
         assert_eq!(std::format!("{}", ErrorCode::from(-126)), "Unknown(-126)");

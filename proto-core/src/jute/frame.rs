@@ -108,9 +108,7 @@ impl FourLetterWord {
 
     /// The word these four bytes spell, if any (exact lower case, as ZooKeeper compares).
     pub fn from_bytes(bytes: [u8; 4]) -> Option<FourLetterWord> {
-        FourLetterWord::ALL
-            .into_iter()
-            .find(|w| *w.as_bytes() == bytes)
+        FourLetterWord::ALL.into_iter().find(|w| *w.as_bytes() == bytes)
     }
 }
 
@@ -171,10 +169,7 @@ impl<'a> FrameWriter<'a> {
     }
 
     /// Appends a record to the payload.
-    pub fn put<E: Encode + ?Sized>(
-        &mut self,
-        rec: &E,
-    ) -> Result<&mut FrameWriter<'a>, EncodeError> {
+    pub fn put<E: Encode + ?Sized>(&mut self, rec: &E) -> Result<&mut FrameWriter<'a>, EncodeError> {
         rec.encode(&mut self.w)?;
         Ok(self)
     }
@@ -183,52 +178,31 @@ impl<'a> FrameWriter<'a> {
     pub fn finish(mut self) -> Result<usize, EncodeError> {
         let total = self.w.position();
         let payload = total.saturating_sub(LENGTH_PREFIX_LEN);
-        self.w.patch_i32(
-            self.prefix,
-            i32::try_from(payload).map_err(|_| EncodeError::TooLong)?,
-        )?;
+        self.w.patch_i32(self.prefix, i32::try_from(payload).map_err(|_| EncodeError::TooLong)?)?;
         Ok(total)
     }
 }
 
 /// Writes a reply frame: ReplyHeader, then `body` (pass `&()` for none, as for every error).
-pub fn encode_reply<B: Encode + ?Sized>(
-    buf: &mut [u8],
-    header: &ReplyHeader,
-    body: &B,
-) -> Result<usize, EncodeError> {
+pub fn encode_reply<B: Encode + ?Sized>(buf: &mut [u8], header: &ReplyHeader, body: &B) -> Result<usize, EncodeError> {
     let mut f = FrameWriter::new(buf)?;
     f.put(header)?;
     let body_start = f.writer().position();
     f.put(body)?;
     // Clients read no body after a non-zero err, so one here would desynchronise the stream.
-    debug_assert!(
-        header.err == ErrorCode::Ok || f.writer().position() == body_start,
-        "an error reply carries no body"
-    );
+    debug_assert!(header.err == ErrorCode::Ok || f.writer().position() == body_start, "an error reply carries no body");
     f.finish()
 }
 
 /// Writes a watch notification frame: `ReplyHeader{-1, -1, 0}` + WatcherEvent with state
 /// SyncConnected, as a 3.8 server sends it.
-pub fn encode_notification(
-    buf: &mut [u8],
-    event_type: EventType,
-    path: &[u8],
-) -> Result<usize, EncodeError> {
-    let event = WatcherEvent {
-        event_type,
-        state: KeeperState::SyncConnected,
-        path,
-    };
+pub fn encode_notification(buf: &mut [u8], event_type: EventType, path: &[u8]) -> Result<usize, EncodeError> {
+    let event = WatcherEvent { event_type, state: KeeperState::SyncConnected, path };
     encode_reply(buf, &ReplyHeader::NOTIFICATION, &event)
 }
 
 /// Writes the handshake reply frame.
-pub fn encode_connect_response(
-    buf: &mut [u8],
-    resp: &ConnectResponse<'_>,
-) -> Result<usize, EncodeError> {
+pub fn encode_connect_response(buf: &mut [u8], resp: &ConnectResponse<'_>) -> Result<usize, EncodeError> {
     let mut f = FrameWriter::new(buf)?;
     f.put(resp)?;
     f.finish()
@@ -246,10 +220,7 @@ pub fn encode_request<B: Encode + ?Sized>(
 }
 
 /// Writes the handshake request frame (client side).
-pub fn encode_connect_request(
-    buf: &mut [u8],
-    req: &ConnectRequest<'_>,
-) -> Result<usize, EncodeError> {
+pub fn encode_connect_request(buf: &mut [u8], req: &ConnectRequest<'_>) -> Result<usize, EncodeError> {
     let mut f = FrameWriter::new(buf)?;
     f.put(req)?;
     f.finish()
@@ -265,33 +236,18 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        assert_eq!(
-            classify_prefix(*b"ruok", 0xfffff),
-            Prefix::FourLetter(FourLetterWord::Ruok)
-        );
-        assert_eq!(
-            classify_prefix(*b"mntr", u32::MAX),
-            Prefix::FourLetter(FourLetterWord::Mntr)
-        );
+        assert_eq!(classify_prefix(*b"ruok", 0xfffff), Prefix::FourLetter(FourLetterWord::Ruok));
+        assert_eq!(classify_prefix(*b"mntr", u32::MAX), Prefix::FourLetter(FourLetterWord::Mntr));
         assert_eq!(
             classify_prefix(*b"RUOK", 0xfffff),
             Prefix::Invalid(0x5255_4f4b),
             "case matters, and it is too long"
         );
         assert_eq!(classify_prefix([0, 0, 0, 0], 0xfffff), Prefix::Length(0));
-        assert_eq!(
-            classify_prefix([0, 0x0f, 0xff, 0xff], 0xfffff),
-            Prefix::Length(0xfffff)
-        );
-        assert_eq!(
-            classify_prefix([0, 0x10, 0, 0], 0xfffff),
-            Prefix::Invalid(0x10_0000)
-        );
+        assert_eq!(classify_prefix([0, 0x0f, 0xff, 0xff], 0xfffff), Prefix::Length(0xfffff));
+        assert_eq!(classify_prefix([0, 0x10, 0, 0], 0xfffff), Prefix::Invalid(0x10_0000));
         assert_eq!(classify_prefix([0xff; 4], 0xfffff), Prefix::Invalid(-1));
-        assert_eq!(
-            classify_length(*b"stat", u32::MAX),
-            Prefix::Length(0x7374_6174)
-        );
+        assert_eq!(classify_length(*b"stat", u32::MAX), Prefix::Length(0x7374_6174));
         for w in FourLetterWord::ALL {
             assert_eq!(FourLetterWord::from_bytes(*w.as_bytes()), Some(w));
         }
@@ -301,42 +257,17 @@ mod tests {
     #[test]
     fn reply_frames() {
         let mut buf = [0u8; 128];
-        let hdr = ReplyHeader {
-            xid: Xid(1),
-            zxid: 5,
-            err: ErrorCode::Ok,
-        };
-        let n = encode_reply(
-            &mut buf,
-            &hdr,
-            &StatResponse {
-                stat: Stat::default(),
-            },
-        )
-        .unwrap();
+        let hdr = ReplyHeader { xid: Xid(1), zxid: 5, err: ErrorCode::Ok };
+        let n = encode_reply(&mut buf, &hdr, &StatResponse { stat: Stat::default() }).unwrap();
         assert_eq!(n, 4 + 16 + 68);
         assert_eq!(buf[..4], [0, 0, 0, 84]);
-        let n = encode_reply(
-            &mut buf,
-            &ReplyHeader {
-                xid: Xid(3),
-                zxid: -1,
-                err: ErrorCode::Unimplemented,
-            },
-            &(),
-        )
-        .unwrap();
+        let n =
+            encode_reply(&mut buf, &ReplyHeader { xid: Xid(3), zxid: -1, err: ErrorCode::Unimplemented }, &()).unwrap();
         assert_eq!(
             buf[..n],
-            [
-                0, 0, 0, 16, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                0xff, 0xff, 0xfa
-            ]
+            [0, 0, 0, 16, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfa]
         );
-        assert_eq!(
-            encode_reply(&mut buf[..19], &hdr, &()),
-            Err(EncodeError::BufferFull)
-        );
+        assert_eq!(encode_reply(&mut buf[..19], &hdr, &()), Err(EncodeError::BufferFull));
     }
 
     #[test]
@@ -376,29 +307,14 @@ mod tests {
         assert_eq!(n, 49);
         let n = encode_request(
             &mut buf,
-            &RequestHeader {
-                xid: Xid(1),
-                op: OpCode::Exists,
-            },
-            &PathWatchRequest {
-                path: b"/",
-                watch: true,
-            },
+            &RequestHeader { xid: Xid(1), op: OpCode::Exists },
+            &PathWatchRequest { path: b"/", watch: true },
         )
         .unwrap();
         assert_eq!(
             decode_request(&buf[4..n]),
-            Ok((
-                Xid(1),
-                Request::Exists(PathWatchRequest {
-                    path: b"/",
-                    watch: true
-                })
-            ))
+            Ok((Xid(1), Request::Exists(PathWatchRequest { path: b"/", watch: true })))
         );
-        assert_eq!(
-            FrameWriter::new(&mut buf[..3]).err(),
-            Some(EncodeError::BufferFull)
-        );
+        assert_eq!(FrameWriter::new(&mut buf[..3]).err(), Some(EncodeError::BufferFull));
     }
 }

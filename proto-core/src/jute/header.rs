@@ -36,11 +36,7 @@ pub struct ReplyHeader {
 
 impl ReplyHeader {
     /// The header of a watch notification: xid −1, zxid −1, Ok.
-    pub const NOTIFICATION: ReplyHeader = ReplyHeader {
-        xid: Xid::NOTIFICATION,
-        zxid: -1,
-        err: ErrorCode::Ok,
-    };
+    pub const NOTIFICATION: ReplyHeader = ReplyHeader { xid: Xid::NOTIFICATION, zxid: -1, err: ErrorCode::Ok };
 }
 
 impl<'a> Decode<'a> for RequestHeader {
@@ -85,10 +81,7 @@ mod tests {
     #[test]
     fn request_header_both_ways() {
         let bytes = [0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 11];
-        let h = RequestHeader {
-            xid: Xid::PING,
-            op: OpCode::Ping,
-        };
+        let h = RequestHeader { xid: Xid::PING, op: OpCode::Ping };
         assert_eq!(encode_vec(&h), bytes);
         assert_eq!(decode_all::<RequestHeader>(&bytes), Ok(h));
         truncations_fail::<RequestHeader>(&bytes);
@@ -97,11 +90,7 @@ mod tests {
     #[test]
     fn reply_header_both_ways() {
         let bytes = [0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0x9b];
-        let h = ReplyHeader {
-            xid: Xid(7),
-            zxid: 0x1_0000_0002,
-            err: ErrorCode::NoNode,
-        };
+        let h = ReplyHeader { xid: Xid(7), zxid: 0x1_0000_0002, err: ErrorCode::NoNode };
         assert_eq!(encode_vec(&h), bytes);
         assert_eq!(decode_all::<ReplyHeader>(&bytes), Ok(h));
         truncations_fail::<ReplyHeader>(&bytes);

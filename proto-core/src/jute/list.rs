@@ -52,12 +52,7 @@ pub type StrList<'a> = List<'a, &'a [u8]>;
 
 impl<'a, T> List<'a, T> {
     /// The empty, non-null list.
-    pub const EMPTY: List<'a, T> = List {
-        raw: &[],
-        count: 0,
-        null: false,
-        _elem: PhantomData,
-    };
+    pub const EMPTY: List<'a, T> = List { raw: &[], count: 0, null: false, _elem: PhantomData };
 
     /// Number of elements.
     pub fn len(&self) -> usize {
@@ -85,23 +80,12 @@ impl<'a, T: Element<'a>> List<'a, T> {
     pub fn read(r: &mut Reader<'a>, field: &'static str) -> Result<Self, DecodeError> {
         let at = r.position();
         let Some(count) = r.read_vec_count(field)? else {
-            return Ok(List {
-                raw: &[],
-                count: 0,
-                null: true,
-                _elem: PhantomData,
-            });
+            return Ok(List { raw: &[], count: 0, null: true, _elem: PhantomData });
         };
         // Refuse a count that cannot fit before walking it, so a forged count costs nothing.
-        let fits = (count as usize)
-            .checked_mul(T::MIN_LEN)
-            .is_some_and(|n| n <= r.remaining());
+        let fits = (count as usize).checked_mul(T::MIN_LEN).is_some_and(|n| n <= r.remaining());
         if !fits {
-            return Err(DecodeError::BadLength {
-                field,
-                len: count as i32,
-                at,
-            });
+            return Err(DecodeError::BadLength { field, len: count as i32, at });
         }
         let start = r.rest();
         let before = r.position();
@@ -110,21 +94,12 @@ impl<'a, T: Element<'a>> List<'a, T> {
         }
         let used = r.position().saturating_sub(before);
         let raw = start.get(..used).unwrap_or(&[]);
-        Ok(List {
-            raw,
-            count,
-            null: false,
-            _elem: PhantomData,
-        })
+        Ok(List { raw, count, null: false, _elem: PhantomData })
     }
 
     /// The elements in order.
     pub fn iter(&self) -> ListIter<'a, T> {
-        ListIter {
-            r: Reader::new(self.raw),
-            left: self.count,
-            _elem: PhantomData,
-        }
+        ListIter { r: Reader::new(self.raw), left: self.count, _elem: PhantomData }
     }
 }
 
@@ -291,30 +266,14 @@ mod tests {
         assert!(null.is_null() && null.is_empty());
         // Count 2 but only one element present.
         let mut r = Reader::new(&TWO[..9]);
-        assert_eq!(
-            StrList::read(&mut r, "v"),
-            Err(DecodeError::BadLength {
-                field: "v",
-                len: 2,
-                at: 0
-            })
-        );
+        assert_eq!(StrList::read(&mut r, "v"), Err(DecodeError::BadLength { field: "v", len: 2, at: 0 }));
         // Count fits the byte budget, but the second element is cut short.
         let mut r = Reader::new(&TWO[..14]);
-        assert!(matches!(
-            StrList::read(&mut r, "v"),
-            Err(DecodeError::BadLength { at: 9, .. })
-        ));
+        assert!(matches!(StrList::read(&mut r, "v"), Err(DecodeError::BadLength { at: 9, .. })));
         // A null element is refused.
         let mut r = Reader::new(&[0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]);
-        assert!(matches!(
-            StrList::read(&mut r, "v"),
-            Err(DecodeError::Null { at: 4, .. })
-        ));
+        assert!(matches!(StrList::read(&mut r, "v"), Err(DecodeError::Null { at: 4, .. })));
         let mut r = Reader::new(&[0x7f, 0xff, 0xff, 0xff]);
-        assert!(matches!(
-            StrList::read(&mut r, "v"),
-            Err(DecodeError::BadLength { .. })
-        ));
+        assert!(matches!(StrList::read(&mut r, "v"), Err(DecodeError::BadLength { .. })));
     }
 }

@@ -99,15 +99,14 @@ pub use create_mode::CreateMode;
 pub use error::{DecodeError, EncodeError, RequestError};
 pub use error_code::ErrorCode;
 pub use frame::{
-    classify_length, classify_prefix, encode_connect_request, encode_connect_response,
-    encode_notification, encode_reply, encode_request, FourLetterWord, FrameWriter, Prefix,
-    LENGTH_PREFIX_LEN,
+    classify_length, classify_prefix, encode_connect_request, encode_connect_response, encode_notification,
+    encode_reply, encode_request, FourLetterWord, FrameWriter, Prefix, LENGTH_PREFIX_LEN,
 };
 pub use header::{ReplyHeader, RequestHeader, REPLY_HEADER_LEN, REQUEST_HEADER_LEN};
 pub use list::{Element, List, ListIter, Seq, SeqIter, StrList, WriteElement};
 pub use multi::{
-    encode_multi_end, encode_multi_request, encode_multi_response, MultiKind, MultiOp, MultiOps,
-    MultiRequest, MultiResponse, MultiResult, MultiResults,
+    encode_multi_end, encode_multi_request, encode_multi_response, MultiKind, MultiOp, MultiOps, MultiRequest,
+    MultiResponse, MultiResult, MultiResults,
 };
 pub use opcode::OpCode;
 pub use records::*;
@@ -174,30 +173,20 @@ pub(crate) mod testing {
     pub fn truncations_fail<'a, D: Decode<'a>>(bytes: &'a [u8]) {
         for n in 0..bytes.len() {
             let prefix = bytes.get(..n).unwrap_or(&[]);
-            assert!(
-                D::decode_from(prefix).is_err(),
-                "a {n}-byte prefix must not decode"
-            );
+            assert!(D::decode_from(prefix).is_err(), "a {n}-byte prefix must not decode");
         }
     }
 
     /// Property-test settings: failures are reported, not saved to files beside the crate.
     pub fn proptest_config() -> proptest::test_runner::Config {
-        proptest::test_runner::Config {
-            failure_persistence: None,
-            ..Default::default()
-        }
+        proptest::test_runner::Config { failure_persistence: None, ..Default::default() }
     }
 
     /// Checks that encoding into any buffer shorter than `full` bytes reports BufferFull.
     pub fn short_buffers_fail<E: Encode + ?Sized>(e: &E, full: usize) {
         for n in 0..full {
             let mut buf = std::vec![0u8; n];
-            assert_eq!(
-                e.encode(&mut Writer::new(&mut buf)),
-                Err(EncodeError::BufferFull),
-                "{n} bytes"
-            );
+            assert_eq!(e.encode(&mut Writer::new(&mut buf)), Err(EncodeError::BufferFull), "{n} bytes");
         }
     }
 }

@@ -97,12 +97,7 @@ impl<'a, A> MultiOp<'a, A> {
 impl<'a> MultiOp<'a> {
     /// Reads the record of sub-op `op` (header already read at `at`), refusing what `kind`
     /// does not allow.
-    fn read_body(
-        op: i32,
-        kind: MultiKind,
-        r: &mut Reader<'a>,
-        at: usize,
-    ) -> Result<Self, DecodeError> {
+    fn read_body(op: i32, kind: MultiKind, r: &mut Reader<'a>, at: usize) -> Result<Self, DecodeError> {
         use MultiKind::{Read, Write};
         let code = OpCode::from(op);
         Ok(match (code, kind) {
@@ -110,10 +105,7 @@ impl<'a> MultiOp<'a> {
                 let req = CreateRequest::decode(r)?;
                 // ZooKeeper checks the mode while decoding a multi, unlike a plain create.
                 if CreateMode::from_flag(req.flags).is_none() {
-                    return Err(DecodeError::BadCreateFlags {
-                        flags: req.flags,
-                        at,
-                    });
+                    return Err(DecodeError::BadCreateFlags { flags: req.flags, at });
                 }
                 MultiOp::Create { opcode: code, req }
             }
@@ -214,10 +206,7 @@ impl<'a> MultiRequest<'a> {
 
     /// The sub-ops in order.
     pub fn iter(&self) -> MultiOps<'a> {
-        MultiOps {
-            r: Reader::new(self.raw),
-            kind: self.kind,
-        }
+        MultiOps { r: Reader::new(self.raw), kind: self.kind }
     }
 }
 
@@ -322,34 +311,22 @@ impl<S> MultiResult<'_, S> {
 impl<'a> MultiResult<'a> {
     fn read_body(op: i32, r: &mut Reader<'a>, at: usize) -> Result<Self, DecodeError> {
         Ok(match OpCode::from(op) {
-            OpCode::Create => MultiResult::Create {
-                path: r.read_str("CreateResponse.path")?,
-            },
+            OpCode::Create => MultiResult::Create { path: r.read_str("CreateResponse.path")? },
             OpCode::Create2 => {
                 let rec = Create2Response::decode(r)?;
-                MultiResult::Create2 {
-                    path: rec.path,
-                    stat: rec.stat,
-                }
+                MultiResult::Create2 { path: rec.path, stat: rec.stat }
             }
             OpCode::Delete => MultiResult::Delete,
             OpCode::Check => MultiResult::Check,
-            OpCode::SetData => MultiResult::SetData {
-                stat: Stat::decode(r)?,
-            },
+            OpCode::SetData => MultiResult::SetData { stat: Stat::decode(r)? },
             OpCode::GetData => {
                 let rec = GetDataResponse::decode(r)?;
-                MultiResult::GetData {
-                    data: rec.data,
-                    stat: rec.stat,
-                }
+                MultiResult::GetData { data: rec.data, stat: rec.stat }
             }
-            OpCode::GetChildren => MultiResult::GetChildren {
-                children: List::read(r, "GetChildrenResponse.children")?,
-            },
-            OpCode::Error => MultiResult::Error {
-                err: ErrorResponse::decode(r)?.err,
-            },
+            OpCode::GetChildren => {
+                MultiResult::GetChildren { children: List::read(r, "GetChildrenResponse.children")? }
+            }
+            OpCode::Error => MultiResult::Error { err: ErrorResponse::decode(r)?.err },
             _ => return Err(DecodeError::UnknownMultiOp { op, at }),
         })
     }
@@ -368,11 +345,7 @@ impl<'x, S: Seq<&'x [u8]>> Encode for MultiResult<'_, S> {
             MultiResult::Create2 { path, stat } => Create2Response { path, stat: *stat }.encode(w),
             MultiResult::Delete | MultiResult::Check => Ok(()),
             MultiResult::SetData { stat } => stat.encode(w),
-            MultiResult::GetData { data, stat } => GetDataResponse {
-                data: *data,
-                stat: *stat,
-            }
-            .encode(w),
+            MultiResult::GetData { data, stat } => GetDataResponse { data: *data, stat: *stat }.encode(w),
             MultiResult::GetChildren { children } => children.write_seq(w),
             MultiResult::Error { err } => ErrorResponse { err: *err }.encode(w),
         }
@@ -380,10 +353,7 @@ impl<'x, S: Seq<&'x [u8]>> Encode for MultiResult<'_, S> {
 }
 
 /// Writes a whole multi response body: each result, then the end marker.
-pub fn encode_multi_response<'x, 'r, S, I>(
-    w: &mut Writer<'_>,
-    results: I,
-) -> Result<(), EncodeError>
+pub fn encode_multi_response<'x, 'r, S, I>(w: &mut Writer<'_>, results: I) -> Result<(), EncodeError>
 where
     S: Seq<&'x [u8]>,
     I: IntoIterator<Item = MultiResult<'r, S>>,
@@ -414,9 +384,7 @@ impl<'a> Decode<'a> for MultiResponse<'a> {
             count = count.saturating_add(1);
             results_end = r.position();
         }
-        let raw = start
-            .get(..results_end.saturating_sub(before))
-            .unwrap_or(&[]);
+        let raw = start.get(..results_end.saturating_sub(before)).unwrap_or(&[]);
         Ok(MultiResponse { raw, count })
     }
 }
@@ -446,9 +414,7 @@ impl<'a> MultiResponse<'a> {
 
     /// The results in order.
     pub fn iter(&self) -> MultiResults<'a> {
-        MultiResults {
-            r: Reader::new(self.raw),
-        }
+        MultiResults { r: Reader::new(self.raw) }
     }
 }
 
@@ -497,12 +463,7 @@ mod tests {
 
     /// create2 /a (no data, open ACL, flags 0), check /a v1, delete /b any.
     fn write_multi() -> Vec<u8> {
-        let acl = [
-            &[0, 0, 0, 1, 0, 0, 0, 31][..],
-            &path(b"world"),
-            &path(b"anyone"),
-        ]
-        .concat();
+        let acl = [&[0, 0, 0, 1, 0, 0, 0, 31][..], &path(b"world"), &path(b"anyone")].concat();
         [
             header(15),
             path(b"/a"),
@@ -528,86 +489,40 @@ mod tests {
         assert_eq!(r.remaining(), 0);
         assert_eq!(m.len(), 3);
         let ops: Vec<_> = m.iter().collect();
-        assert_eq!(
-            ops[1],
-            MultiOp::Check(PathVersionRequest {
-                path: b"/a",
-                version: Version(1)
-            })
-        );
-        assert_eq!(
-            ops[2],
-            MultiOp::Delete(PathVersionRequest {
-                path: b"/b",
-                version: Version::ANY
-            })
-        );
-        let MultiOp::Create { opcode, req } = ops[0] else {
-            panic!("first op is a create")
-        };
-        assert_eq!(
-            (opcode, req.path, req.data, req.flags),
-            (OpCode::Create2, &b"/a"[..], None, 0)
-        );
+        assert_eq!(ops[1], MultiOp::Check(PathVersionRequest { path: b"/a", version: Version(1) }));
+        assert_eq!(ops[2], MultiOp::Delete(PathVersionRequest { path: b"/b", version: Version::ANY }));
+        let MultiOp::Create { opcode, req } = ops[0] else { panic!("first op is a create") };
+        assert_eq!((opcode, req.path, req.data, req.flags), (OpCode::Create2, &b"/a"[..], None, 0));
         assert_eq!(req.acl.iter().collect::<Vec<_>>(), OPEN_ACL_UNSAFE);
         assert_eq!(encode_vec(&m), body, "re-encodes to the same bytes");
         // Built by a client from slices, the same bytes come out.
         let built = [
             MultiOp::Create {
                 opcode: OpCode::Create2,
-                req: CreateRequest {
-                    path: b"/a",
-                    data: None,
-                    acl: &OPEN_ACL_UNSAFE[..],
-                    flags: 0,
-                },
+                req: CreateRequest { path: b"/a", data: None, acl: &OPEN_ACL_UNSAFE[..], flags: 0 },
             },
-            MultiOp::Check(PathVersionRequest {
-                path: b"/a",
-                version: Version(1),
-            }),
-            MultiOp::Delete(PathVersionRequest {
-                path: b"/b",
-                version: Version::ANY,
-            }),
+            MultiOp::Check(PathVersionRequest { path: b"/a", version: Version(1) }),
+            MultiOp::Delete(PathVersionRequest { path: b"/b", version: Version::ANY }),
         ];
         let mut out = [0u8; 256];
         let mut w = Writer::new(&mut out);
         encode_multi_request(&mut w, built).unwrap();
         assert_eq!(w.written(), body.as_slice());
         for n in 0..body.len() {
-            assert!(
-                MultiRequest::decode(&mut Reader::new(&body[..n]), MultiKind::Write).is_err(),
-                "{n}-byte prefix"
-            );
+            assert!(MultiRequest::decode(&mut Reader::new(&body[..n]), MultiKind::Write).is_err(), "{n}-byte prefix");
         }
     }
 
     #[test]
     fn multi_read_and_mixing_rules() {
-        let reads = [
-            header(4),
-            path(b"/a"),
-            [1].to_vec(),
-            header(8),
-            path(b"/"),
-            [0].to_vec(),
-            END.to_vec(),
-        ]
-        .concat();
+        let reads = [header(4), path(b"/a"), [1].to_vec(), header(8), path(b"/"), [0].to_vec(), END.to_vec()].concat();
         let m = MultiRequest::decode(&mut Reader::new(&reads), MultiKind::Read).unwrap();
         let ops: Vec<_> = m.iter().collect();
         assert_eq!(
             ops,
             [
-                MultiOp::GetData(PathWatchRequest {
-                    path: b"/a",
-                    watch: true
-                }),
-                MultiOp::GetChildren(PathWatchRequest {
-                    path: b"/",
-                    watch: false
-                })
+                MultiOp::GetData(PathWatchRequest { path: b"/a", watch: true }),
+                MultiOp::GetChildren(PathWatchRequest { path: b"/", watch: false })
             ]
         );
         // Reads inside multi, writes inside multiRead: mixing.
@@ -630,23 +545,14 @@ mod tests {
         }
         // An empty multi is legal; any header with done set ends it.
         let empty = [0, 0, 0, 1, 1, 0, 0, 0, 0];
-        assert!(
-            MultiRequest::decode(&mut Reader::new(&empty), MultiKind::Write)
-                .is_ok_and(|m| m.is_empty())
-        );
+        assert!(MultiRequest::decode(&mut Reader::new(&empty), MultiKind::Write).is_ok_and(|m| m.is_empty()));
     }
 
     #[test]
     fn multi_create_with_bad_flags_is_a_decode_error() {
-        let body = [
-            header(1),
-            path(b"/a"),
-            [0xff; 4].to_vec(),
-            [0, 0, 0, 0].to_vec(),
-            [0, 0, 0, 9].to_vec(),
-            END.to_vec(),
-        ]
-        .concat();
+        let body =
+            [header(1), path(b"/a"), [0xff; 4].to_vec(), [0, 0, 0, 0].to_vec(), [0, 0, 0, 9].to_vec(), END.to_vec()]
+                .concat();
         assert_eq!(
             MultiRequest::decode(&mut Reader::new(&body), MultiKind::Write),
             Err(DecodeError::BadCreateFlags { flags: 9, at: 0 })
@@ -658,11 +564,7 @@ mod tests {
         let frame = [&[0, 0, 0, 7, 0, 0, 0, 22][..], &write_multi()].concat();
         assert!(matches!(
             decode_request(&frame),
-            Err(RequestError::Body {
-                op: OpCode::MultiRead,
-                reason: DecodeError::MixedMulti { op: 15, at: 8 },
-                ..
-            })
+            Err(RequestError::Body { op: OpCode::MultiRead, reason: DecodeError::MixedMulti { op: 15, at: 8 }, .. })
         ));
         let frame = [&[0, 0, 0, 7, 0, 0, 0, 14][..], &write_multi()].concat();
         let (_, req) = decode_request(&frame).unwrap();
@@ -693,23 +595,13 @@ mod tests {
         let kids: [&[u8]; 1] = [b"x"];
         let results: [MultiResult<'_, &[&[u8]]>; 8] = [
             MultiResult::Create { path: b"/a" },
-            MultiResult::Create2 {
-                path: b"/b",
-                stat: STAT,
-            },
+            MultiResult::Create2 { path: b"/b", stat: STAT },
             MultiResult::Delete,
             MultiResult::Check,
             MultiResult::SetData { stat: STAT },
-            MultiResult::GetData {
-                data: Some(b"d"),
-                stat: STAT,
-            },
-            MultiResult::GetChildren {
-                children: &kids[..],
-            },
-            MultiResult::Error {
-                err: ErrorCode::NoNode,
-            },
+            MultiResult::GetData { data: Some(b"d"), stat: STAT },
+            MultiResult::GetChildren { children: &kids[..] },
+            MultiResult::Error { err: ErrorCode::NoNode },
         ];
         #[rustfmt::skip]
         let expected = [
@@ -736,35 +628,19 @@ mod tests {
             back[..6],
             [
                 MultiResult::Create { path: b"/a" },
-                MultiResult::Create2 {
-                    path: b"/b",
-                    stat: STAT
-                },
+                MultiResult::Create2 { path: b"/b", stat: STAT },
                 MultiResult::Delete,
                 MultiResult::Check,
                 MultiResult::SetData { stat: STAT },
-                MultiResult::GetData {
-                    data: Some(b"d"),
-                    stat: STAT
-                },
+                MultiResult::GetData { data: Some(b"d"), stat: STAT },
             ]
         );
-        assert!(
-            matches!(back[6], MultiResult::GetChildren { children } if children.iter().eq(kids))
-        );
-        assert_eq!(
-            back[7],
-            MultiResult::Error {
-                err: ErrorCode::NoNode
-            }
-        );
+        assert!(matches!(back[6], MultiResult::GetChildren { children } if children.iter().eq(kids)));
+        assert_eq!(back[7], MultiResult::Error { err: ErrorCode::NoNode });
         assert_eq!(encode_vec(&decoded), expected);
         truncations_fail::<MultiResponse>(&expected);
         let bad = [header(3), END.to_vec()].concat();
-        assert_eq!(
-            MultiResponse::decode_from(&bad),
-            Err(DecodeError::UnknownMultiOp { op: 3, at: 0 })
-        );
+        assert_eq!(MultiResponse::decode_from(&bad), Err(DecodeError::UnknownMultiOp { op: 3, at: 0 }));
         let mut empty = [0u8; 9];
         let mut w = Writer::new(&mut empty);
         encode_multi_response::<&[&[u8]], _>(&mut w, []).unwrap();

@@ -81,11 +81,10 @@ impl OpCode {
     pub const fn is_valid_request(self) -> bool {
         use OpCode::*;
         match self {
-            Create | Delete | Exists | GetData | SetData | GetAcl | SetAcl | GetChildren | Sync
-            | Ping | GetChildren2 | Multi | Create2 | Reconfig | CheckWatches | RemoveWatches
-            | CreateContainer | DeleteContainer | CreateTtl | MultiRead | Auth | SetWatches
-            | Sasl | GetEphemerals | GetAllChildrenNumber | SetWatches2 | AddWatch | WhoAmI
-            | CloseSession => true,
+            Create | Delete | Exists | GetData | SetData | GetAcl | SetAcl | GetChildren | Sync | Ping
+            | GetChildren2 | Multi | Create2 | Reconfig | CheckWatches | RemoveWatches | CreateContainer
+            | DeleteContainer | CreateTtl | MultiRead | Auth | SetWatches | Sasl | GetEphemerals
+            | GetAllChildrenNumber | SetWatches2 | AddWatch | WhoAmI | CloseSession => true,
             Notification | Check | CreateSession | Error | Unknown(_) => false,
         }
     }
@@ -122,12 +121,7 @@ mod tests {
         for op in [0, 10, 13, 23, 50, 99, 108, -1, -10, -12, i32::MIN] {
             assert!(!OpCode::from(op).is_valid_request(), "{op} must be invalid");
         }
-        for op in (1..=9)
-            .chain([11, 12])
-            .chain(14..=22)
-            .chain(100..=107)
-            .chain([-11])
-        {
+        for op in (1..=9).chain([11, 12]).chain(14..=22).chain(100..=107).chain([-11]) {
             assert!(OpCode::from(op).is_valid_request(), "{op} must be valid");
         }
     }
@@ -139,12 +133,7 @@ mod tests {
         }
         assert_eq!(OpCode::from(21), OpCode::CreateTtl);
         assert_eq!(OpCode::from(10), OpCode::Unknown(10));
-        assert!(
-            OpCode::SetAcl.is_write() && !OpCode::Sync.is_write() && !OpCode::MultiRead.is_write()
-        );
-        assert_eq!(
-            std::format!("{} {}", OpCode::GetAcl, OpCode::Unknown(42)),
-            "getACL Unknown(42)"
-        );
+        assert!(OpCode::SetAcl.is_write() && !OpCode::Sync.is_write() && !OpCode::MultiRead.is_write());
+        assert_eq!(std::format!("{} {}", OpCode::GetAcl, OpCode::Unknown(42)), "getACL Unknown(42)");
     }
 }

@@ -22,10 +22,7 @@ pub const STAT_LEN: usize = 68;
 impl<'a> Decode<'a> for Stat {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         if r.remaining() < STAT_LEN {
-            return Err(DecodeError::Truncated {
-                field: "Stat",
-                at: r.position(),
-            });
+            return Err(DecodeError::Truncated { field: "Stat", at: r.position() });
         }
         Ok(Stat {
             czxid: r.read_i64("Stat.czxid")?,
@@ -167,9 +164,7 @@ pub type GetAllChildrenNumberRequest<'a> = PathRecord<'a>;
 
 impl<'a> Decode<'a> for PathRecord<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(PathRecord {
-            path: r.read_str("path")?,
-        })
+        Ok(PathRecord { path: r.read_str("path")? })
     }
 }
 
@@ -199,10 +194,7 @@ pub type GetChildren2Request<'a> = PathWatchRequest<'a>;
 
 impl<'a> Decode<'a> for PathWatchRequest<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(PathWatchRequest {
-            path: r.read_str("path")?,
-            watch: r.read_bool("watch")?,
-        })
+        Ok(PathWatchRequest { path: r.read_str("path")?, watch: r.read_bool("watch")? })
     }
 }
 
@@ -229,10 +221,7 @@ pub type CheckVersionRequest<'a> = PathVersionRequest<'a>;
 
 impl<'a> Decode<'a> for PathVersionRequest<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(PathVersionRequest {
-            path: r.read_str("path")?,
-            version: Version(r.read_i32("version")?),
-        })
+        Ok(PathVersionRequest { path: r.read_str("path")?, version: Version(r.read_i32("version")?) })
     }
 }
 
@@ -417,10 +406,7 @@ pub type RemoveWatchesRequest<'a> = WatchesRequest<'a>;
 
 impl<'a> Decode<'a> for WatchesRequest<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(WatchesRequest {
-            path: r.read_str("path")?,
-            watcher_type: WatcherType::from(r.read_i32("type")?),
-        })
+        Ok(WatchesRequest { path: r.read_str("path")?, watcher_type: WatcherType::from(r.read_i32("type")?) })
     }
 }
 
@@ -469,9 +455,7 @@ pub struct GetEphemeralsRequest<'a> {
 
 impl<'a> Decode<'a> for GetEphemeralsRequest<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(GetEphemeralsRequest {
-            prefix_path: r.read_ustring("GetEphemeralsRequest.prefixPath")?,
-        })
+        Ok(GetEphemeralsRequest { prefix_path: r.read_ustring("GetEphemeralsRequest.prefixPath")? })
     }
 }
 
@@ -523,9 +507,7 @@ pub struct SaslToken<'a> {
 
 impl<'a> Decode<'a> for SaslToken<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(SaslToken {
-            token: r.read_buffer("SASL.token")?,
-        })
+        Ok(SaslToken { token: r.read_buffer("SASL.token")? })
     }
 }
 
@@ -551,9 +533,7 @@ pub type SetAclResponse = StatResponse;
 
 impl<'a> Decode<'a> for StatResponse {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(StatResponse {
-            stat: Stat::decode(r)?,
-        })
+        Ok(StatResponse { stat: Stat::decode(r)? })
     }
 }
 
@@ -574,10 +554,7 @@ pub struct Create2Response<'a> {
 
 impl<'a> Decode<'a> for Create2Response<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(Create2Response {
-            path: r.read_str("Create2Response.path")?,
-            stat: Stat::decode(r)?,
-        })
+        Ok(Create2Response { path: r.read_str("Create2Response.path")?, stat: Stat::decode(r)? })
     }
 }
 
@@ -599,10 +576,7 @@ pub struct GetDataResponse<'a> {
 
 impl<'a> Decode<'a> for GetDataResponse<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(GetDataResponse {
-            data: r.read_buffer("GetDataResponse.data")?,
-            stat: Stat::decode(r)?,
-        })
+        Ok(GetDataResponse { data: r.read_buffer("GetDataResponse.data")?, stat: Stat::decode(r)? })
     }
 }
 
@@ -624,10 +598,7 @@ pub struct GetAclResponse<A> {
 
 impl<'a> Decode<'a> for GetAclResponse<AclList<'a>> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(GetAclResponse {
-            acl: List::read(r, "GetACLResponse.acl")?,
-            stat: Stat::decode(r)?,
-        })
+        Ok(GetAclResponse { acl: List::read(r, "GetACLResponse.acl")?, stat: Stat::decode(r)? })
     }
 }
 
@@ -647,9 +618,7 @@ pub struct GetChildrenResponse<S> {
 
 impl<'a> Decode<'a> for GetChildrenResponse<StrList<'a>> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(GetChildrenResponse {
-            children: List::read(r, "GetChildrenResponse.children")?,
-        })
+        Ok(GetChildrenResponse { children: List::read(r, "GetChildrenResponse.children")? })
     }
 }
 
@@ -670,10 +639,7 @@ pub struct GetChildren2Response<S> {
 
 impl<'a> Decode<'a> for GetChildren2Response<StrList<'a>> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(GetChildren2Response {
-            children: List::read(r, "GetChildren2Response.children")?,
-            stat: Stat::decode(r)?,
-        })
+        Ok(GetChildren2Response { children: List::read(r, "GetChildren2Response.children")?, stat: Stat::decode(r)? })
     }
 }
 
@@ -693,9 +659,7 @@ pub struct GetEphemeralsResponse<S> {
 
 impl<'a> Decode<'a> for GetEphemeralsResponse<StrList<'a>> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(GetEphemeralsResponse {
-            ephemerals: List::read(r, "GetEphemeralsResponse.ephemerals")?,
-        })
+        Ok(GetEphemeralsResponse { ephemerals: List::read(r, "GetEphemeralsResponse.ephemerals")? })
     }
 }
 
@@ -718,9 +682,7 @@ pub type GetAllChildrenNumberResponse = IntResponse;
 
 impl<'a> Decode<'a> for IntResponse {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(IntResponse {
-            value: r.read_i32("int")?,
-        })
+        Ok(IntResponse { value: r.read_i32("int")? })
     }
 }
 
@@ -739,9 +701,7 @@ pub struct ErrorResponse {
 
 impl<'a> Decode<'a> for ErrorResponse {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(ErrorResponse {
-            err: ErrorCode::from(r.read_i32("ErrorResponse.err")?),
-        })
+        Ok(ErrorResponse { err: ErrorCode::from(r.read_i32("ErrorResponse.err")?) })
     }
 }
 
@@ -766,10 +726,7 @@ pub type ClientInfoList<'a> = List<'a, ClientInfo<'a>>;
 impl<'a> Element<'a> for ClientInfo<'a> {
     const MIN_LEN: usize = 8;
     fn read(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(ClientInfo {
-            auth_scheme: r.read_str("ClientInfo.authScheme")?,
-            user: r.read_str("ClientInfo.user")?,
-        })
+        Ok(ClientInfo { auth_scheme: r.read_str("ClientInfo.authScheme")?, user: r.read_str("ClientInfo.user")? })
     }
 }
 
@@ -789,9 +746,7 @@ pub struct WhoAmIResponse<C> {
 
 impl<'a> Decode<'a> for WhoAmIResponse<ClientInfoList<'a>> {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        Ok(WhoAmIResponse {
-            client_info: List::read(r, "WhoAmIResponse.clientInfo")?,
-        })
+        Ok(WhoAmIResponse { client_info: List::read(r, "WhoAmIResponse.clientInfo")? })
     }
 }
 
@@ -849,13 +804,7 @@ mod tests {
     #[test]
     fn stat_is_68_bytes() {
         both_ways(&STAT, &STAT_BYTES);
-        assert_eq!(
-            Stat::decode_from(&STAT_BYTES[..60]),
-            Err(DecodeError::Truncated {
-                field: "Stat",
-                at: 0
-            })
-        );
+        assert_eq!(Stat::decode_from(&STAT_BYTES[..60]), Err(DecodeError::Truncated { field: "Stat", at: 0 }));
     }
 
     #[test]
@@ -866,44 +815,16 @@ mod tests {
             &[0, 0, 0, 31, 0, 0, 0, 5], b"world", &[0, 0, 0, 6], b"anyone", &[0, 0, 0, 3],
         ]);
         let acl = AclList::read(&mut Reader::new(&bytes[11..]), "acl").unwrap();
-        both_ways(
-            &CreateRequest {
-                path: b"/a",
-                data: Some(b"x"),
-                acl,
-                flags: 3,
-            },
-            &bytes,
-        );
-        let from_slice = CreateRequest {
-            path: b"/a",
-            data: Some(b"x"),
-            acl: &OPEN_ACL_UNSAFE[..],
-            flags: 3,
-        };
+        both_ways(&CreateRequest { path: b"/a", data: Some(b"x"), acl, flags: 3 }, &bytes);
+        let from_slice = CreateRequest { path: b"/a", data: Some(b"x"), acl: &OPEN_ACL_UNSAFE[..], flags: 3 };
         assert_eq!(encode_vec(&from_slice), bytes);
         assert_eq!(from_slice.mode(), Some(CreateMode::EphemeralSequential));
 
-        let ttl_bytes = cat(&[
-            &bytes[..bytes.len() - 4],
-            &[0, 0, 0, 5],
-            &[0, 0, 0, 0, 0, 0, 0x03, 0xe8],
-        ]);
-        both_ways(
-            &CreateTtlRequest {
-                path: b"/a",
-                data: Some(b"x"),
-                acl,
-                flags: 5,
-                ttl: 1000,
-            },
-            &ttl_bytes,
-        );
+        let ttl_bytes = cat(&[&bytes[..bytes.len() - 4], &[0, 0, 0, 5], &[0, 0, 0, 0, 0, 0, 0x03, 0xe8]]);
+        both_ways(&CreateTtlRequest { path: b"/a", data: Some(b"x"), acl, flags: 5, ttl: 1000 }, &ttl_bytes);
 
         // Null data and a null ACL vector are kept as such.
-        let null_bytes = [
-            0, 0, 0, 2, b'/', b'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
-        ];
+        let null_bytes = [0, 0, 0, 2, b'/', b'a', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
         let req = CreateRequest::decode_from(&null_bytes).unwrap();
         assert_eq!(req.data, None);
         assert!(req.acl.is_null());
@@ -912,82 +833,33 @@ mod tests {
 
     #[test]
     fn path_records() {
+        both_ways(&PathRecord { path: b"/zk" }, &[0, 0, 0, 3, b'/', b'z', b'k']);
+        both_ways(&PathWatchRequest { path: b"/", watch: true }, &[0, 0, 0, 1, b'/', 1]);
         both_ways(
-            &PathRecord { path: b"/zk" },
-            &[0, 0, 0, 3, b'/', b'z', b'k'],
-        );
-        both_ways(
-            &PathWatchRequest {
-                path: b"/",
-                watch: true,
-            },
-            &[0, 0, 0, 1, b'/', 1],
-        );
-        both_ways(
-            &PathVersionRequest {
-                path: b"/",
-                version: Version::ANY,
-            },
+            &PathVersionRequest { path: b"/", version: Version::ANY },
             &[0, 0, 0, 1, b'/', 0xff, 0xff, 0xff, 0xff],
         );
         both_ways(
-            &SetDataRequest {
-                path: b"/",
-                data: Some(b"ab"),
-                version: Version(2),
-            },
+            &SetDataRequest { path: b"/", data: Some(b"ab"), version: Version(2) },
             &[0, 0, 0, 1, b'/', 0, 0, 0, 2, b'a', b'b', 0, 0, 0, 2],
         );
         both_ways(
-            &AddWatchRequest {
-                path: b"/",
-                mode: AddWatchMode::PersistentRecursive,
-            },
+            &AddWatchRequest { path: b"/", mode: AddWatchMode::PersistentRecursive },
             &[0, 0, 0, 1, b'/', 0, 0, 0, 1],
         );
-        both_ways(
-            &WatchesRequest {
-                path: b"/",
-                watcher_type: WatcherType::Any,
-            },
-            &[0, 0, 0, 1, b'/', 0, 0, 0, 3],
-        );
-        both_ways(
-            &GetEphemeralsRequest { prefix_path: None },
-            &[0xff, 0xff, 0xff, 0xff],
-        );
+        both_ways(&WatchesRequest { path: b"/", watcher_type: WatcherType::Any }, &[0, 0, 0, 1, b'/', 0, 0, 0, 3]);
+        both_ways(&GetEphemeralsRequest { prefix_path: None }, &[0xff, 0xff, 0xff, 0xff]);
         both_ways(&SaslToken { token: Some(b"t") }, &[0, 0, 0, 1, b't']);
-        assert_eq!(
-            PathRecord::decode_from(&[0xff, 0xff, 0xff, 0xff]),
-            Err(DecodeError::Null {
-                field: "path",
-                at: 0
-            })
-        );
+        assert_eq!(PathRecord::decode_from(&[0xff, 0xff, 0xff, 0xff]), Err(DecodeError::Null { field: "path", at: 0 }));
     }
 
     #[test]
     fn set_acl_and_get_acl() {
-        let acl_bytes = cat(&[
-            &[0, 0, 0, 1, 0, 0, 0, 31, 0, 0, 0, 5],
-            b"world",
-            &[0, 0, 0, 6],
-            b"anyone",
-        ]);
+        let acl_bytes = cat(&[&[0, 0, 0, 1, 0, 0, 0, 31, 0, 0, 0, 5], b"world", &[0, 0, 0, 6], b"anyone"]);
         let acl = AclList::read(&mut Reader::new(&acl_bytes), "acl").unwrap();
         let bytes = cat(&[&[0, 0, 0, 1, b'/'], &acl_bytes, &[0, 0, 0, 4]]);
-        both_ways(
-            &SetAclRequest {
-                path: b"/",
-                acl,
-                version: Version(4),
-            },
-            &bytes,
-        );
-        both_ways(
-            &GetAclResponse { acl, stat: STAT },
-            &cat(&[&acl_bytes, &STAT_BYTES]),
-        );
+        both_ways(&SetAclRequest { path: b"/", acl, version: Version(4) }, &bytes);
+        both_ways(&GetAclResponse { acl, stat: STAT }, &cat(&[&acl_bytes, &STAT_BYTES]));
     }
 
     #[test]
@@ -1004,12 +876,8 @@ mod tests {
         let two: [&[u8]; 1] = [b"/a"];
         let none: [&[u8]; 0] = [];
         let root: [&[u8]; 1] = [b"/"];
-        let from_slices = SetWatches {
-            relative_zxid: 9,
-            data_watches: &two[..],
-            exist_watches: &none[..],
-            child_watches: &root[..],
-        };
+        let from_slices =
+            SetWatches { relative_zxid: 9, data_watches: &two[..], exist_watches: &none[..], child_watches: &root[..] };
         assert_eq!(encode_vec(&from_slices), bytes);
 
         let bytes2 = cat(&[&bytes, &[0, 0, 0, 0], &[0, 0, 0, 1, 0, 0, 0, 1, b'/']]);
@@ -1021,18 +889,8 @@ mod tests {
     #[test]
     fn auth_and_reconfig() {
         let bytes = cat(&[&[0, 0, 0, 0, 0, 0, 0, 6], b"digest", &[0, 0, 0, 3], b"u:p"]);
-        both_ways(
-            &AuthPacket {
-                auth_type: 0,
-                scheme: b"digest",
-                auth: Some(b"u:p"),
-            },
-            &bytes,
-        );
-        let bytes = cat(&[
-            &[0, 0, 0, 1, b'j', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
-            &[0xff; 8],
-        ]);
+        both_ways(&AuthPacket { auth_type: 0, scheme: b"digest", auth: Some(b"u:p") }, &bytes);
+        let bytes = cat(&[&[0, 0, 0, 1, b'j', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0], &[0xff; 8]]);
         both_ways(
             &ReconfigRequest {
                 joining_servers: Some(b"j"),
@@ -1048,19 +906,10 @@ mod tests {
     fn responses() {
         both_ways(&StatResponse { stat: STAT }, &STAT_BYTES);
         both_ways(
-            &Create2Response {
-                path: b"/a0000000001",
-                stat: STAT,
-            },
+            &Create2Response { path: b"/a0000000001", stat: STAT },
             &cat(&[&[0, 0, 0, 12], b"/a0000000001", &STAT_BYTES]),
         );
-        both_ways(
-            &GetDataResponse {
-                data: None,
-                stat: STAT,
-            },
-            &cat(&[&[0xff; 4], &STAT_BYTES]),
-        );
+        both_ways(&GetDataResponse { data: None, stat: STAT }, &cat(&[&[0xff; 4], &STAT_BYTES]));
         both_ways(&IntResponse { value: 42 }, &[0, 0, 0, 42]);
         both_ways(&ErrorResponse { err: ErrorCode::Ok }, &[0, 0, 0, 0]);
 
@@ -1068,39 +917,18 @@ mod tests {
         let rec = GetChildrenResponse::decode_from(&kids).unwrap();
         both_ways(&rec, &kids);
         let names: [&[u8]; 2] = [b"a", b"b"];
-        assert_eq!(
-            encode_vec(&GetChildrenResponse {
-                children: SeqIter(names.iter().copied())
-            }),
-            kids
-        );
+        assert_eq!(encode_vec(&GetChildrenResponse { children: SeqIter(names.iter().copied()) }), kids);
         let kids2 = cat(&[&kids, &STAT_BYTES]);
         let rec2 = GetChildren2Response::decode_from(&kids2).unwrap();
         assert_eq!(rec2.stat, STAT);
         both_ways(&rec2, &kids2);
         both_ways(&GetEphemeralsResponse::decode_from(&kids).unwrap(), &kids);
 
-        let who = cat(&[
-            &[0, 0, 0, 1, 0, 0, 0, 2],
-            b"ip",
-            &[0, 0, 0, 9],
-            b"127.0.0.1",
-        ]);
+        let who = cat(&[&[0, 0, 0, 1, 0, 0, 0, 2], b"ip", &[0, 0, 0, 9], b"127.0.0.1"]);
         let rec = WhoAmIResponse::decode_from(&who).unwrap();
         let infos: Vec<_> = rec.client_info.iter().collect();
-        assert_eq!(
-            infos,
-            [ClientInfo {
-                auth_scheme: b"ip",
-                user: b"127.0.0.1"
-            }]
-        );
+        assert_eq!(infos, [ClientInfo { auth_scheme: b"ip", user: b"127.0.0.1" }]);
         both_ways(&rec, &who);
-        assert_eq!(
-            encode_vec(&WhoAmIResponse {
-                client_info: infos.as_slice()
-            }),
-            who
-        );
+        assert_eq!(encode_vec(&WhoAmIResponse { client_info: infos.as_slice() }), who);
     }
 }

@@ -111,10 +111,9 @@ impl<'a> Request<'a> {
     /// Decodes the body of a request with a valid opcode.
     fn decode_body(op: OpCode, r: &mut Reader<'a>) -> Result<Request<'a>, DecodeError> {
         Ok(match op {
-            OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => Request::Create {
-                opcode: op,
-                req: CreateRequest::decode(r)?,
-            },
+            OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
+                Request::Create { opcode: op, req: CreateRequest::decode(r)? }
+            }
             OpCode::CreateTtl => Request::CreateTtl(CreateTtlRequest::decode(r)?),
             OpCode::Delete => Request::Delete(DeleteRequest::decode(r)?),
             OpCode::Exists => Request::Exists(ExistsRequest::decode(r)?),
@@ -131,31 +130,20 @@ impl<'a> Request<'a> {
             OpCode::Reconfig => Request::Reconfig(ReconfigRequest::decode(r)?),
             OpCode::CheckWatches => Request::CheckWatches(CheckWatchesRequest::decode(r)?),
             OpCode::RemoveWatches => Request::RemoveWatches(RemoveWatchesRequest::decode(r)?),
-            OpCode::DeleteContainer => Request::DeleteContainer {
-                path: r.read_bytes(r.remaining(), "path")?,
-            },
+            OpCode::DeleteContainer => Request::DeleteContainer { path: r.read_bytes(r.remaining(), "path")? },
             OpCode::Auth => Request::Auth(AuthPacket::decode(r)?),
             OpCode::SetWatches => Request::SetWatches(SetWatches::decode(r)?),
             OpCode::Sasl => Request::Sasl(SaslToken::decode(r)?),
             OpCode::GetEphemerals => Request::GetEphemerals(GetEphemeralsRequest::decode(r)?),
-            OpCode::GetAllChildrenNumber => {
-                Request::GetAllChildrenNumber(GetAllChildrenNumberRequest::decode(r)?)
-            }
+            OpCode::GetAllChildrenNumber => Request::GetAllChildrenNumber(GetAllChildrenNumberRequest::decode(r)?),
             OpCode::SetWatches2 => Request::SetWatches2(SetWatches2::decode(r)?),
             OpCode::AddWatch => Request::AddWatch(AddWatchRequest::decode(r)?),
             OpCode::WhoAmI => Request::WhoAmI,
             OpCode::CloseSession => Request::CloseSession,
             // decode_request filters these out first; an unexpected one is reported as a
             // body that cannot be read rather than a panic.
-            OpCode::Notification
-            | OpCode::Check
-            | OpCode::CreateSession
-            | OpCode::Error
-            | OpCode::Unknown(_) => {
-                return Err(DecodeError::Truncated {
-                    field: "body",
-                    at: r.position(),
-                })
+            OpCode::Notification | OpCode::Check | OpCode::CreateSession | OpCode::Error | OpCode::Unknown(_) => {
+                return Err(DecodeError::Truncated { field: "body", at: r.position() })
             }
         })
     }
@@ -166,14 +154,11 @@ impl<'a> Request<'a> {
             Request::Create { req, .. } => req.encode(w),
             Request::CreateTtl(req) => req.encode(w),
             Request::Delete(req) => req.encode(w),
-            Request::Exists(req)
-            | Request::GetData(req)
-            | Request::GetChildren(req)
-            | Request::GetChildren2(req) => req.encode(w),
-            Request::SetData(req) => req.encode(w),
-            Request::GetAcl(req) | Request::Sync(req) | Request::GetAllChildrenNumber(req) => {
+            Request::Exists(req) | Request::GetData(req) | Request::GetChildren(req) | Request::GetChildren2(req) => {
                 req.encode(w)
             }
+            Request::SetData(req) => req.encode(w),
+            Request::GetAcl(req) | Request::Sync(req) | Request::GetAllChildrenNumber(req) => req.encode(w),
             Request::SetAcl(req) => req.encode(w),
             Request::Multi(m) => m.encode(w),
             Request::Reconfig(req) => req.encode(w),
@@ -197,17 +182,12 @@ pub fn decode_request(frame: &[u8]) -> Result<(Xid, Request<'_>), RequestError> 
         return Err(RequestError::Header { len: frame.len() });
     }
     let mut r = Reader::new(frame);
-    let header =
-        RequestHeader::decode(&mut r).map_err(|_| RequestError::Header { len: frame.len() })?;
+    let header = RequestHeader::decode(&mut r).map_err(|_| RequestError::Header { len: frame.len() })?;
     let (xid, op) = (header.xid, header.op);
     if !op.is_valid_request() {
         return Err(RequestError::UnknownOpcode { xid, op: op.code() });
     }
-    let request = Request::decode_body(op, &mut r).map_err(|reason| RequestError::Body {
-        xid,
-        op,
-        reason,
-    })?;
+    let request = Request::decode_body(op, &mut r).map_err(|reason| RequestError::Body { xid, op, reason })?;
     Ok((xid, request))
 }
 
@@ -226,10 +206,7 @@ mod tests {
 
     #[test]
     fn header_errors_close() {
-        assert_eq!(
-            decode_request(&[0, 0, 0, 1, 0, 0, 0]),
-            Err(RequestError::Header { len: 7 })
-        );
+        assert_eq!(decode_request(&[0, 0, 0, 1, 0, 0, 0]), Err(RequestError::Header { len: 7 }));
         assert_eq!(decode_request(&[]), Err(RequestError::Header { len: 0 }));
     }
 
@@ -253,77 +230,39 @@ mod tests {
             RequestError::Body {
                 xid: Xid(3),
                 op: OpCode::GetData,
-                reason: DecodeError::Truncated {
-                    field: "watch",
-                    at: 13
-                }
+                reason: DecodeError::Truncated { field: "watch", at: 13 }
             }
         );
         // A path length beyond the frame.
         assert!(matches!(
             decode_request(&frame(3, 2, &[0, 0, 0, 9, b'/'])),
-            Err(RequestError::Body {
-                op: OpCode::Delete,
-                reason: DecodeError::BadLength { len: 9, at: 8, .. },
-                ..
-            })
+            Err(RequestError::Body { op: OpCode::Delete, reason: DecodeError::BadLength { len: 9, at: 8, .. }, .. })
         ));
         // A null path.
         assert!(matches!(
             decode_request(&frame(3, 3, &[0xff, 0xff, 0xff, 0xff, 0])),
-            Err(RequestError::Body {
-                reason: DecodeError::Null { .. },
-                ..
-            })
+            Err(RequestError::Body { reason: DecodeError::Null { .. }, .. })
         ));
     }
 
     #[test]
     fn bodyless_ops_and_trailing_bytes() {
-        assert_eq!(
-            decode_request(&frame(-2, 11, &[])),
-            Ok((Xid::PING, Request::Ping))
-        );
-        assert_eq!(
-            decode_request(&frame(9, 107, &[1, 2, 3])),
-            Ok((Xid(9), Request::WhoAmI))
-        );
-        assert_eq!(
-            decode_request(&frame(9, -11, &[])),
-            Ok((Xid(9), Request::CloseSession))
-        );
+        assert_eq!(decode_request(&frame(-2, 11, &[])), Ok((Xid::PING, Request::Ping)));
+        assert_eq!(decode_request(&frame(9, 107, &[1, 2, 3])), Ok((Xid(9), Request::WhoAmI)));
+        assert_eq!(decode_request(&frame(9, -11, &[])), Ok((Xid(9), Request::CloseSession)));
         let f = frame(1, 3, &[0, 0, 0, 1, b'/', 1, 0xde, 0xad]);
         let (_, req) = decode_request(&f).unwrap();
-        assert_eq!(
-            req,
-            Request::Exists(PathWatchRequest {
-                path: b"/",
-                watch: true
-            })
-        );
+        assert_eq!(req, Request::Exists(PathWatchRequest { path: b"/", watch: true }));
     }
 
     #[test]
     fn create_opcodes_are_kept() {
-        let body = [
-            0, 0, 0, 2, b'/', b'c', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 4,
-        ];
+        let body = [0, 0, 0, 2, b'/', b'c', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 4];
         for op in [OpCode::Create, OpCode::Create2, OpCode::CreateContainer] {
             let f = frame(1, op.code(), &body);
             let (_, req) = decode_request(&f).unwrap();
-            let expected = CreateRequest {
-                path: b"/c",
-                data: None,
-                acl: AclList::EMPTY,
-                flags: 4,
-            };
-            assert_eq!(
-                req,
-                Request::Create {
-                    opcode: op,
-                    req: expected
-                }
-            );
+            let expected = CreateRequest { path: b"/c", data: None, acl: AclList::EMPTY, flags: 4 };
+            assert_eq!(req, Request::Create { opcode: op, req: expected });
             assert_eq!(req.opcode(), op);
         }
     }
@@ -331,33 +270,14 @@ mod tests {
     #[test]
     fn special_bodies() {
         let f = frame(1, 20, b"/c");
-        assert_eq!(
-            decode_request(&f),
-            Ok((Xid(1), Request::DeleteContainer { path: b"/c" }))
-        );
+        assert_eq!(decode_request(&f), Ok((Xid(1), Request::DeleteContainer { path: b"/c" })));
         let f = frame(1, 102, &[0, 0, 0, 1, 9]);
-        assert_eq!(
-            decode_request(&f),
-            Ok((Xid(1), Request::Sasl(SaslToken { token: Some(&[9]) })))
-        );
-        let f = frame(
-            -4,
-            100,
-            &[
-                0, 0, 0, 0, 0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 0,
-            ],
-        );
+        assert_eq!(decode_request(&f), Ok((Xid(1), Request::Sasl(SaslToken { token: Some(&[9]) }))));
+        let f = frame(-4, 100, &[0, 0, 0, 0, 0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 0]);
         let (xid, req) = decode_request(&f).unwrap();
         assert_eq!(
             (xid, req),
-            (
-                Xid::AUTH,
-                Request::Auth(AuthPacket {
-                    auth_type: 0,
-                    scheme: b"world",
-                    auth: Some(b"")
-                })
-            )
+            (Xid::AUTH, Request::Auth(AuthPacket { auth_type: 0, scheme: b"world", auth: Some(b"") }))
         );
     }
 
@@ -369,12 +289,7 @@ mod tests {
             (104, &[0, 0, 0, 1, b'/']),
             (18, &[0, 0, 0, 1, b'/', 0, 0, 0, 2]),
             (106, &[0, 0, 0, 1, b'/', 0, 0, 0, 0]),
-            (
-                101,
-                &[
-                    0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
-                ],
-            ),
+            (101, &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]),
         ];
         for (op, body) in bodies {
             let f = frame(1, op, body);
@@ -385,10 +300,7 @@ mod tests {
             req.encode_body(&mut w).unwrap();
             assert_eq!(w.written(), body, "op {op}");
         }
-        let ping = encode_vec(&RequestHeader {
-            xid: Xid::PING,
-            op: OpCode::Ping,
-        });
+        let ping = encode_vec(&RequestHeader { xid: Xid::PING, op: OpCode::Ping });
         assert_eq!(decode_request(&ping), Ok((Xid::PING, Request::Ping)));
     }
 

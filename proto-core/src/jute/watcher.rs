@@ -110,11 +110,8 @@ mod tests {
 
     #[test]
     fn watcher_event_both_ways() {
-        let ev = WatcherEvent {
-            event_type: EventType::NodeChildrenChanged,
-            state: KeeperState::SyncConnected,
-            path: b"/a",
-        };
+        let ev =
+            WatcherEvent { event_type: EventType::NodeChildrenChanged, state: KeeperState::SyncConnected, path: b"/a" };
         assert_eq!(encode_vec(&ev), EVENT);
         assert_eq!(decode_all::<WatcherEvent>(&EVENT), Ok(ev));
         truncations_fail::<WatcherEvent>(&EVENT);

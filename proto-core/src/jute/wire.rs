@@ -40,13 +40,8 @@ impl<'a> Reader<'a> {
     /// Takes the next `n` raw bytes.
     pub fn read_bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         let at = self.pos;
-        let end = at
-            .checked_add(n)
-            .ok_or(DecodeError::Truncated { field, at })?;
-        let bytes = self
-            .buf
-            .get(at..end)
-            .ok_or(DecodeError::Truncated { field, at })?;
+        let end = at.checked_add(n).ok_or(DecodeError::Truncated { field, at })?;
+        let bytes = self.buf.get(at..end).ok_or(DecodeError::Truncated { field, at })?;
         self.pos = end;
         Ok(bytes)
     }
@@ -54,9 +49,7 @@ impl<'a> Reader<'a> {
     fn read_array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
         let at = self.pos;
         let bytes = self.read_bytes(N, field)?;
-        bytes
-            .try_into()
-            .map_err(|_| DecodeError::Truncated { field, at })
+        bytes.try_into().map_err(|_| DecodeError::Truncated { field, at })
     }
 
     /// Reads a jute `byte`.
@@ -102,8 +95,7 @@ impl<'a> Reader<'a> {
     /// Reads a `ustring` that must not be null (paths, schemes, names).
     pub fn read_str(&mut self, field: &'static str) -> Result<&'a [u8], DecodeError> {
         let at = self.pos;
-        self.read_ustring(field)?
-            .ok_or(DecodeError::Null { field, at })
+        self.read_ustring(field)?.ok_or(DecodeError::Null { field, at })
     }
 
     /// Reads a `buffer`; `None` for null.
@@ -121,13 +113,7 @@ impl<'a> Reader<'a> {
         if count == NULL_LEN {
             return Ok(None);
         }
-        u32::try_from(count)
-            .map(Some)
-            .map_err(|_| DecodeError::BadLength {
-                field,
-                len: count,
-                at,
-            })
+        u32::try_from(count).map(Some).map_err(|_| DecodeError::BadLength { field, len: count, at })
     }
 }
 
@@ -166,14 +152,8 @@ impl<'a> Writer<'a> {
 
     /// Appends raw bytes.
     pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let end = self
-            .pos
-            .checked_add(bytes.len())
-            .ok_or(EncodeError::BufferFull)?;
-        let dst = self
-            .buf
-            .get_mut(self.pos..end)
-            .ok_or(EncodeError::BufferFull)?;
+        let end = self.pos.checked_add(bytes.len()).ok_or(EncodeError::BufferFull)?;
+        let dst = self.buf.get_mut(self.pos..end).ok_or(EncodeError::BufferFull)?;
         dst.copy_from_slice(bytes);
         self.pos = end;
         Ok(())
@@ -267,61 +247,28 @@ mod tests {
 
     #[test]
     fn ints_are_big_endian() {
-        let mut r = Reader::new(&[
-            0, 0, 1, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 7, 2,
-        ]);
+        let mut r = Reader::new(&[0, 0, 1, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 7, 2]);
         assert_eq!(r.read_i32("a"), Ok(258));
         assert_eq!(r.read_i32("b"), Ok(-1));
         assert_eq!(r.read_i64("c"), Ok(7));
         assert_eq!(r.read_bool("d"), Ok(true), "any non-zero byte is true");
-        assert_eq!(
-            r.read_u8("e"),
-            Err(DecodeError::Truncated { field: "e", at: 17 })
-        );
+        assert_eq!(r.read_u8("e"), Err(DecodeError::Truncated { field: "e", at: 17 }));
     }
 
     #[test]
     fn strings_null_and_bad_lengths() {
         let mut r = Reader::new(&[0, 0, 0, 2, b'h', 0xff, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(
-            r.read_ustring("p"),
-            Ok(Some(&[b'h', 0xff][..])),
-            "raw bytes, not UTF-8 checked"
-        );
+        assert_eq!(r.read_ustring("p"), Ok(Some(&[b'h', 0xff][..])), "raw bytes, not UTF-8 checked");
         assert_eq!(r.read_buffer("d"), Ok(None));
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xfe]);
-        assert_eq!(
-            r.read_ustring("p"),
-            Err(DecodeError::BadLength {
-                field: "p",
-                len: -2,
-                at: 0
-            })
-        );
+        assert_eq!(r.read_ustring("p"), Err(DecodeError::BadLength { field: "p", len: -2, at: 0 }));
         let mut r = Reader::new(&[0, 0, 0, 3, b'a', b'b']);
-        assert_eq!(
-            r.read_buffer("d"),
-            Err(DecodeError::BadLength {
-                field: "d",
-                len: 3,
-                at: 0
-            })
-        );
+        assert_eq!(r.read_buffer("d"), Err(DecodeError::BadLength { field: "d", len: 3, at: 0 }));
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(
-            r.read_str("p"),
-            Err(DecodeError::Null { field: "p", at: 0 })
-        );
+        assert_eq!(r.read_str("p"), Err(DecodeError::Null { field: "p", at: 0 }));
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x80, 0, 0, 0]);
         assert_eq!(r.read_vec_count("v"), Ok(None));
-        assert!(matches!(
-            r.read_vec_count("v"),
-            Err(DecodeError::BadLength {
-                len: i32::MIN,
-                at: 4,
-                ..
-            })
-        ));
+        assert!(matches!(r.read_vec_count("v"), Err(DecodeError::BadLength { len: i32::MIN, at: 4, .. })));
     }
 
     #[test]
@@ -332,10 +279,7 @@ mod tests {
         w.write_str(b"ab").unwrap();
         w.write_buffer(None).unwrap();
         w.patch_i32(slot, 9).unwrap();
-        assert_eq!(
-            w.written(),
-            &[0, 0, 0, 9, 0, 0, 0, 2, b'a', b'b', 0xff, 0xff, 0xff, 0xff]
-        );
+        assert_eq!(w.written(), &[0, 0, 0, 9, 0, 0, 0, 2, b'a', b'b', 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(w.write_i32(1), Err(EncodeError::BufferFull));
         assert_eq!(w.position(), 14, "a failed write leaves the position");
         w.write_bool(true).unwrap();

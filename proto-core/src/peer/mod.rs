@@ -60,9 +60,7 @@ pub const PEER_FRAME_SLACK_BYTES: usize = 64 * 1024;
 /// packet plus [`PEER_FRAME_SLACK_BYTES`] covers both, as snapshot records are sized too.
 /// Every server of an ensemble must use the same `jute.maxbuffer`.
 pub const fn frame_bytes_max(limits: &Limits) -> usize {
-    (limits.packet_bytes_max as usize)
-        .saturating_mul(2)
-        .saturating_add(PEER_FRAME_SLACK_BYTES)
+    (limits.packet_bytes_max as usize).saturating_mul(2).saturating_add(PEER_FRAME_SLACK_BYTES)
 }
 
 /// [`frame_bytes_max`] for ZooKeeper's default `jute.maxbuffer` ([`Limits::SERVER`]).
@@ -217,14 +215,8 @@ impl PeerMessage<'_> {
         match self {
             PeerMessage::Hello { .. } => "HELLO",
             PeerMessage::Notification(_) => "NOTIFICATION",
-            PeerMessage::FollowerInfo {
-                role: LearnerType::Participant,
-                ..
-            } => "FOLLOWERINFO",
-            PeerMessage::FollowerInfo {
-                role: LearnerType::Observer,
-                ..
-            } => "OBSERVERINFO",
+            PeerMessage::FollowerInfo { role: LearnerType::Participant, .. } => "FOLLOWERINFO",
+            PeerMessage::FollowerInfo { role: LearnerType::Observer, .. } => "OBSERVERINFO",
             PeerMessage::LeaderInfo { .. } => "LEADERINFO",
             PeerMessage::AckEpoch { .. } => "ACKEPOCH",
             PeerMessage::NewLeader { .. } => "NEWLEADER",
@@ -253,22 +245,13 @@ impl fmt::Display for PeerMessage<'_> {
         match self {
             PeerMessage::Hello { server } => write!(f, " sid={server}"),
             PeerMessage::Notification(n) => write!(f, " {n}"),
-            PeerMessage::FollowerInfo {
-                accepted_epoch,
-                protocol_version,
-                ..
-            } => write!(
-                f,
-                " accepted_epoch={accepted_epoch} protocol=0x{protocol_version:x}"
-            ),
-            PeerMessage::LeaderInfo {
-                new_epoch,
-                protocol_version,
-            } => write!(f, " new_epoch={new_epoch} protocol=0x{protocol_version:x}"),
-            PeerMessage::AckEpoch {
-                current_epoch,
-                last_logged_zxid,
-            } => match current_epoch {
+            PeerMessage::FollowerInfo { accepted_epoch, protocol_version, .. } => {
+                write!(f, " accepted_epoch={accepted_epoch} protocol=0x{protocol_version:x}")
+            }
+            PeerMessage::LeaderInfo { new_epoch, protocol_version } => {
+                write!(f, " new_epoch={new_epoch} protocol=0x{protocol_version:x}")
+            }
+            PeerMessage::AckEpoch { current_epoch, last_logged_zxid } => match current_epoch {
                 Some(e) => write!(f, " current_epoch={e} last_zxid={last_logged_zxid}"),
                 None => write!(f, " current_epoch=-1 last_zxid={last_logged_zxid}"),
             },
@@ -286,26 +269,13 @@ impl fmt::Display for PeerMessage<'_> {
             }
             PeerMessage::UpToDate | PeerMessage::Ping => Ok(()),
             PeerMessage::PingReply { sessions } => write!(f, " sessions={}", sessions.len()),
-            PeerMessage::Revalidate {
-                session,
-                timeout_ms,
-            } => write!(f, " session={session} timeout={timeout_ms}ms"),
+            PeerMessage::Revalidate { session, timeout_ms } => write!(f, " session={session} timeout={timeout_ms}ms"),
             PeerMessage::RevalidateReply { session, valid } => {
                 write!(f, " session={session} valid={valid}")
             }
-            PeerMessage::Request {
-                session,
-                cxid,
-                opcode,
-                body,
-                auth,
-            } => write!(
-                f,
-                " session={session} cxid={} op={opcode} body={}B auth={}B",
-                cxid.0,
-                body.len(),
-                auth.len()
-            ),
+            PeerMessage::Request { session, cxid, opcode, body, auth } => {
+                write!(f, " session={session} cxid={} op={opcode} body={}B auth={}B", cxid.0, body.len(), auth.len())
+            }
             PeerMessage::SyncReply { session, cxid } => {
                 write!(f, " session={session} cxid={}", cxid.0)
             }
@@ -381,19 +351,14 @@ impl fmt::Display for PeerDecodeError {
             PeerDecodeError::TrailingBytes(n) => {
                 write!(f, "peer frame has {n} trailing bytes after the message")
             }
-            PeerDecodeError::BadSessionList(n) => write!(
-                f,
-                "touched-sessions list of {n} bytes is not a multiple of {TOUCHED_SESSION_BYTES}"
-            ),
-            PeerDecodeError::ImpossibleZxid { zxid, epoch_bound } => write!(
-                f,
-                "peer claimed zxid {zxid}, impossible with epoch bound {epoch_bound}"
-            ),
+            PeerDecodeError::BadSessionList(n) => {
+                write!(f, "touched-sessions list of {n} bytes is not a multiple of {TOUCHED_SESSION_BYTES}")
+            }
+            PeerDecodeError::ImpossibleZxid { zxid, epoch_bound } => {
+                write!(f, "peer claimed zxid {zxid}, impossible with epoch bound {epoch_bound}")
+            }
             PeerDecodeError::BadTxn { zxid } => {
-                write!(
-                    f,
-                    "peer txn for zxid {zxid} is undecodable or names another zxid"
-                )
+                write!(f, "peer txn for zxid {zxid} is undecodable or names another zxid")
             }
         }
     }
@@ -402,18 +367,13 @@ impl fmt::Display for PeerDecodeError {
 /// Encodes `msg` as one frame (prefix, version, payload) at the start of `buf`; returns the
 /// frame's total length in bytes.
 pub fn encode_frame(msg: &PeerMessage<'_>, buf: &mut [u8]) -> Result<usize, PeerEncodeError> {
-    let payload = buf
-        .get_mut(FRAME_HEADER_BYTES..)
-        .ok_or(PeerEncodeError::BufferTooSmall)?;
-    let payload_len = postcard::to_slice(&wire::Wire::from(msg), payload)
-        .map_err(|_| PeerEncodeError::BufferTooSmall)?
-        .len();
+    let payload = buf.get_mut(FRAME_HEADER_BYTES..).ok_or(PeerEncodeError::BufferTooSmall)?;
+    let payload_len =
+        postcard::to_slice(&wire::Wire::from(msg), payload).map_err(|_| PeerEncodeError::BufferTooSmall)?.len();
     let body_len = payload_len + 1;
     // A frame whose length the prefix cannot express could never be received.
     let prefix = u32::try_from(body_len).map_err(|_| PeerEncodeError::BufferTooSmall)?;
-    let header = buf
-        .get_mut(..FRAME_HEADER_BYTES)
-        .ok_or(PeerEncodeError::BufferTooSmall)?;
+    let header = buf.get_mut(..FRAME_HEADER_BYTES).ok_or(PeerEncodeError::BufferTooSmall)?;
     if let Some((len, version)) = header.split_first_chunk_mut::<FRAME_PREFIX_BYTES>() {
         *len = prefix.to_be_bytes();
         if let Some(v) = version.first_mut() {
@@ -427,20 +387,14 @@ pub fn encode_frame(msg: &PeerMessage<'_>, buf: &mut [u8]) -> Result<usize, Peer
 ///
 /// Refuses zero and anything over `frame_bytes_max` (normally [`frame_bytes_max`] of the
 /// replica's limits) before the shell reserves room for the body.
-pub fn frame_len(
-    prefix: [u8; FRAME_PREFIX_BYTES],
-    frame_bytes_max: usize,
-) -> Result<usize, PeerDecodeError> {
+pub fn frame_len(prefix: [u8; FRAME_PREFIX_BYTES], frame_bytes_max: usize) -> Result<usize, PeerDecodeError> {
     let len = u32::from_be_bytes(prefix);
     if len == 0 {
         return Err(PeerDecodeError::Empty);
     }
     match usize::try_from(len) {
         Ok(n) if n <= frame_bytes_max => Ok(n),
-        _ => Err(PeerDecodeError::TooLong {
-            len,
-            max: frame_bytes_max,
-        }),
+        _ => Err(PeerDecodeError::TooLong { len, max: frame_bytes_max }),
     }
 }
 
@@ -453,11 +407,10 @@ pub fn decode_frame(body: &[u8]) -> Result<PeerMessage<'_>, PeerDecodeError> {
     if version != PEER_FORMAT_VERSION {
         return Err(PeerDecodeError::BadVersion(version));
     }
-    let (msg, rest) =
-        postcard::take_from_bytes::<wire::Wire<'_>>(payload).map_err(|e| match e {
-            postcard::Error::DeserializeUnexpectedEnd => PeerDecodeError::Truncated,
-            _ => PeerDecodeError::Undecodable,
-        })?;
+    let (msg, rest) = postcard::take_from_bytes::<wire::Wire<'_>>(payload).map_err(|e| match e {
+        postcard::Error::DeserializeUnexpectedEnd => PeerDecodeError::Truncated,
+        _ => PeerDecodeError::Undecodable,
+    })?;
     if !rest.is_empty() {
         return Err(PeerDecodeError::TrailingBytes(rest.len()));
     }
@@ -473,10 +426,7 @@ pub fn decode_frame(body: &[u8]) -> Result<PeerMessage<'_>, PeerDecodeError> {
 /// before the counter rolls over, §13.1), is impossible and the peer is not trusted.
 pub fn check_zxid_claim(claimed: Zxid, epoch_bound: u32) -> Result<(), PeerDecodeError> {
     if claimed.epoch() > epoch_bound || claimed.counter() == u32::MAX {
-        return Err(PeerDecodeError::ImpossibleZxid {
-            zxid: claimed,
-            epoch_bound,
-        });
+        return Err(PeerDecodeError::ImpossibleZxid { zxid: claimed, epoch_bound });
     }
     Ok(())
 }

@@ -32,9 +32,7 @@ fn decode(frame: &[u8]) -> Result<PeerMessage<'_>, PeerDecodeError> {
 /// The same message list the round-trip test walks: one of every variant.
 fn every_variant<'a>(sessions: TouchedSessions<'a>) -> Vec<PeerMessage<'a>> {
     std::vec![
-        PeerMessage::Hello {
-            server: ServerId(7)
-        },
+        PeerMessage::Hello { server: ServerId(7) },
         PeerMessage::Notification(Notification {
             state: ServerState::Looking,
             leader: ServerId(3),
@@ -59,66 +57,25 @@ fn every_variant<'a>(sessions: TouchedSessions<'a>) -> Vec<PeerMessage<'a>> {
             protocol_version: ZAB_PROTOCOL_VERSION,
             role: LearnerType::Observer,
         },
-        PeerMessage::LeaderInfo {
-            new_epoch: 5,
-            protocol_version: ZAB_PROTOCOL_VERSION,
-        },
-        PeerMessage::AckEpoch {
-            current_epoch: Some(4),
-            last_logged_zxid: Zxid::new(4, 100),
-        },
-        PeerMessage::AckEpoch {
-            current_epoch: None,
-            last_logged_zxid: Zxid::ZERO,
-        },
-        PeerMessage::NewLeader {
-            zxid: Zxid::new(5, 0)
-        },
+        PeerMessage::LeaderInfo { new_epoch: 5, protocol_version: ZAB_PROTOCOL_VERSION },
+        PeerMessage::AckEpoch { current_epoch: Some(4), last_logged_zxid: Zxid::new(4, 100) },
+        PeerMessage::AckEpoch { current_epoch: None, last_logged_zxid: Zxid::ZERO },
+        PeerMessage::NewLeader { zxid: Zxid::new(5, 0) },
         PeerMessage::UpToDate,
-        PeerMessage::Diff {
-            zxid: Zxid::new(4, 100)
-        },
-        PeerMessage::Trunc {
-            zxid: Zxid::new(3, 8)
-        },
-        PeerMessage::Snap {
-            zxid: Zxid::new(4, 1)
-        },
-        PeerMessage::SnapChunk {
-            bytes: b"records",
-            last: false,
-        },
-        PeerMessage::SnapChunk {
-            bytes: b"",
-            last: true,
-        },
-        PeerMessage::Proposal {
-            zxid: Zxid::new(5, 1),
-            txn: b"\x01\x02\x03",
-        },
-        PeerMessage::Ack {
-            zxid: Zxid::new(5, 1)
-        },
-        PeerMessage::Commit {
-            zxid: Zxid::new(5, 1)
-        },
-        PeerMessage::Inform {
-            zxid: Zxid::new(5, 2),
-            txn: b"txn",
-        },
+        PeerMessage::Diff { zxid: Zxid::new(4, 100) },
+        PeerMessage::Trunc { zxid: Zxid::new(3, 8) },
+        PeerMessage::Snap { zxid: Zxid::new(4, 1) },
+        PeerMessage::SnapChunk { bytes: b"records", last: false },
+        PeerMessage::SnapChunk { bytes: b"", last: true },
+        PeerMessage::Proposal { zxid: Zxid::new(5, 1), txn: b"\x01\x02\x03" },
+        PeerMessage::Ack { zxid: Zxid::new(5, 1) },
+        PeerMessage::Commit { zxid: Zxid::new(5, 1) },
+        PeerMessage::Inform { zxid: Zxid::new(5, 2), txn: b"txn" },
         PeerMessage::Ping,
         PeerMessage::PingReply { sessions },
-        PeerMessage::PingReply {
-            sessions: TouchedSessions::EMPTY,
-        },
-        PeerMessage::Revalidate {
-            session: SessionId(0x0100_0000_0000_0001),
-            timeout_ms: 30_000,
-        },
-        PeerMessage::RevalidateReply {
-            session: SessionId(-5),
-            valid: true,
-        },
+        PeerMessage::PingReply { sessions: TouchedSessions::EMPTY },
+        PeerMessage::Revalidate { session: SessionId(0x0100_0000_0000_0001), timeout_ms: 30_000 },
+        PeerMessage::RevalidateReply { session: SessionId(-5), valid: true },
         PeerMessage::Request {
             session: SessionId(9),
             cxid: Xid(-2),
@@ -126,10 +83,7 @@ fn every_variant<'a>(sessions: TouchedSessions<'a>) -> Vec<PeerMessage<'a>> {
             body: b"\x00\x00\x00\x02/a",
             auth: b"digest:bob",
         },
-        PeerMessage::SyncReply {
-            session: SessionId(9),
-            cxid: Xid(i32::MIN),
-        },
+        PeerMessage::SyncReply { session: SessionId(9), cxid: Xid(i32::MIN) },
     ]
 }
 
@@ -143,12 +97,7 @@ fn two_sessions(buf: &mut [u8; 24]) -> TouchedSessions<'_> {
 #[test]
 fn pinned_frames() {
     let cases: &[(PeerMessage<'_>, &[u8])] = &[
-        (
-            PeerMessage::Hello {
-                server: ServerId(1),
-            },
-            &[0, 0, 0, 3, 1, 0x00, 0x01],
-        ),
+        (PeerMessage::Hello { server: ServerId(1) }, &[0, 0, 0, 3, 1, 0x00, 0x01]),
         (
             PeerMessage::Notification(Notification {
                 state: ServerState::Following,
@@ -161,48 +110,26 @@ fn pinned_frames() {
             &[0, 0, 0, 7, 1, 0x01, 0x01, 0x03, 0x05, 0x02, 0x01],
         ),
         (
-            PeerMessage::AckEpoch {
-                current_epoch: None,
-                last_logged_zxid: Zxid(0x7f),
-            },
+            PeerMessage::AckEpoch { current_epoch: None, last_logged_zxid: Zxid(0x7f) },
             &[0, 0, 0, 4, 1, 0x04, 0x00, 0x7f],
         ),
         (
-            PeerMessage::AckEpoch {
-                current_epoch: Some(300),
-                last_logged_zxid: Zxid(0x80),
-            },
+            PeerMessage::AckEpoch { current_epoch: Some(300), last_logged_zxid: Zxid(0x80) },
             // Some, varint 300, varint 0x80
             &[0, 0, 0, 7, 1, 0x04, 0x01, 0xac, 0x02, 0x80, 0x01],
         ),
         (PeerMessage::UpToDate, &[0, 0, 0, 2, 1, 0x06]),
         (
-            PeerMessage::Ack {
-                zxid: Zxid::new(1, 2),
-            },
+            PeerMessage::Ack { zxid: Zxid::new(1, 2) },
             // varint of 1 << 32 | 2
             &[0, 0, 0, 7, 1, 0x0c, 0x82, 0x80, 0x80, 0x80, 0x10],
         ),
         (
-            PeerMessage::Request {
-                session: SessionId(-1),
-                cxid: Xid(5),
-                opcode: 1,
-                body: b"ab",
-                auth: b"",
-            },
+            PeerMessage::Request { session: SessionId(-1), cxid: Xid(5), opcode: 1, body: b"ab", auth: b"" },
             // tag 19, zigzag(-1) = 1, zigzag(5) = 10, zigzag(1) = 2, len 2 "ab", len 0
-            &[
-                0, 0, 0, 9, 1, 0x13, 0x01, 0x0a, 0x02, 0x02, b'a', b'b', 0x00,
-            ],
+            &[0, 0, 0, 9, 1, 0x13, 0x01, 0x0a, 0x02, 0x02, b'a', b'b', 0x00],
         ),
-        (
-            PeerMessage::SyncReply {
-                session: SessionId(2),
-                cxid: Xid(-3),
-            },
-            &[0, 0, 0, 4, 1, 0x14, 0x04, 0x05],
-        ),
+        (PeerMessage::SyncReply { session: SessionId(2), cxid: Xid(-3) }, &[0, 0, 0, 4, 1, 0x14, 0x04, 0x05]),
     ];
     for (msg, bytes) in cases {
         assert_eq!(&encode(msg)[..], *bytes, "encoding {msg}");
@@ -215,18 +142,13 @@ fn pinned_ping_reply() {
     let mut buf = [0u8; 12];
     let mut one = [(SessionId(0x0102_0304_0506_0708), 4000)].into_iter();
     let sessions = TouchedSessions::fill(&mut one, &mut buf);
-    let expected = [
-        0, 0, 0, 15, 1, 0x10, 12, 1, 2, 3, 4, 5, 6, 7, 8, 0x00, 0x00, 0x0f, 0xa0,
-    ];
+    let expected = [0, 0, 0, 15, 1, 0x10, 12, 1, 2, 3, 4, 5, 6, 7, 8, 0x00, 0x00, 0x0f, 0xa0];
     let msg = PeerMessage::PingReply { sessions };
     assert_eq!(encode(&msg), expected);
     let PeerMessage::PingReply { sessions } = decode(&expected).unwrap() else {
         panic!("not a ping reply");
     };
-    assert_eq!(
-        sessions.iter().collect::<Vec<_>>(),
-        [(SessionId(0x0102_0304_0506_0708), 4000)]
-    );
+    assert_eq!(sessions.iter().collect::<Vec<_>>(), [(SessionId(0x0102_0304_0506_0708), 4000)]);
 }
 
 #[test]
@@ -246,15 +168,9 @@ fn every_variant_round_trips() {
 #[test]
 fn frame_bound_follows_limits() {
     assert_eq!(PEER_FRAME_BYTES_MAX, 2 * 0xfffff + PEER_FRAME_SLACK_BYTES);
-    let small = Limits {
-        packet_bytes_max: 4096,
-        ..Limits::SERVER
-    };
+    let small = Limits { packet_bytes_max: 4096, ..Limits::SERVER };
     assert_eq!(frame_bytes_max(&small), 8192 + PEER_FRAME_SLACK_BYTES);
-    let huge = Limits {
-        packet_bytes_max: u32::MAX,
-        ..Limits::SERVER
-    };
+    let huge = Limits { packet_bytes_max: u32::MAX, ..Limits::SERVER };
     assert!(frame_bytes_max(&huge) >= u32::MAX as usize);
 }
 
@@ -267,36 +183,18 @@ fn length_prefix_is_bounded() {
     assert_eq!(frame_len((MAX as u32).to_be_bytes(), MAX), Ok(MAX));
     assert_eq!(
         frame_len((MAX as u32 + 1).to_be_bytes(), MAX),
-        Err(PeerDecodeError::TooLong {
-            len: MAX as u32 + 1,
-            max: MAX
-        })
+        Err(PeerDecodeError::TooLong { len: MAX as u32 + 1, max: MAX })
     );
-    assert_eq!(
-        frame_len([0xff; 4], 100),
-        Err(PeerDecodeError::TooLong {
-            len: u32::MAX,
-            max: 100
-        })
-    );
+    assert_eq!(frame_len([0xff; 4], 100), Err(PeerDecodeError::TooLong { len: u32::MAX, max: 100 }));
 }
 
 #[test]
 fn wrong_version_is_refused_before_the_payload() {
     assert_eq!(decode_frame(&[]), Err(PeerDecodeError::Empty));
-    assert_eq!(
-        decode_frame(&[0, 0x06]),
-        Err(PeerDecodeError::BadVersion(0))
-    );
-    assert_eq!(
-        decode_frame(&[2, 0x06]),
-        Err(PeerDecodeError::BadVersion(2))
-    );
+    assert_eq!(decode_frame(&[0, 0x06]), Err(PeerDecodeError::BadVersion(0)));
+    assert_eq!(decode_frame(&[2, 0x06]), Err(PeerDecodeError::BadVersion(2)));
     // Even garbage after a wrong version reports the version.
-    assert_eq!(
-        decode_frame(&[9, 0xff]),
-        Err(PeerDecodeError::BadVersion(9))
-    );
+    assert_eq!(decode_frame(&[9, 0xff]), Err(PeerDecodeError::BadVersion(9)));
 }
 
 #[test]
@@ -306,11 +204,7 @@ fn every_truncation_is_refused() {
         let frame = encode(&msg);
         let body = &frame[4..];
         for cut in 1..body.len() {
-            assert_eq!(
-                decode_frame(&body[..cut]),
-                Err(PeerDecodeError::Truncated),
-                "{msg} cut to {cut} bytes"
-            );
+            assert_eq!(decode_frame(&body[..cut]), Err(PeerDecodeError::Truncated), "{msg} cut to {cut} bytes");
         }
     }
 }
@@ -321,17 +215,9 @@ fn trailing_bytes_are_refused() {
     for msg in every_variant(two_sessions(&mut buf)) {
         let mut body = encode(&msg)[4..].to_vec();
         body.push(0);
-        assert_eq!(
-            decode_frame(&body),
-            Err(PeerDecodeError::TrailingBytes(1)),
-            "{msg}"
-        );
+        assert_eq!(decode_frame(&body), Err(PeerDecodeError::TrailingBytes(1)), "{msg}");
         body.extend_from_slice(&[1, 2]);
-        assert_eq!(
-            decode_frame(&body),
-            Err(PeerDecodeError::TrailingBytes(3)),
-            "{msg}"
-        );
+        assert_eq!(decode_frame(&body), Err(PeerDecodeError::TrailingBytes(3)), "{msg}");
     }
 }
 
@@ -353,48 +239,26 @@ fn malformed_payloads_are_refused() {
         &[1, 0x03, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00],
     ];
     for body in bad {
-        assert_eq!(
-            decode_frame(body),
-            Err(PeerDecodeError::Undecodable),
-            "{body:02x?}"
-        );
+        assert_eq!(decode_frame(body), Err(PeerDecodeError::Undecodable), "{body:02x?}");
     }
 }
 
 #[test]
 fn session_list_must_be_whole_entries() {
     // PINGREPLY with a 5-byte list
-    assert_eq!(
-        decode_frame(&[1, 0x10, 5, 1, 2, 3, 4, 5]),
-        Err(PeerDecodeError::BadSessionList(5))
-    );
-    assert_eq!(
-        TouchedSessions::from_bytes(&[0; 13]),
-        Err(PeerDecodeError::BadSessionList(13))
-    );
-    assert_eq!(
-        TouchedSessions::from_bytes(&[0; 24]).map(|s| s.len()),
-        Ok(2)
-    );
+    assert_eq!(decode_frame(&[1, 0x10, 5, 1, 2, 3, 4, 5]), Err(PeerDecodeError::BadSessionList(5)));
+    assert_eq!(TouchedSessions::from_bytes(&[0; 13]), Err(PeerDecodeError::BadSessionList(13)));
+    assert_eq!(TouchedSessions::from_bytes(&[0; 24]).map(|s| s.len()), Ok(2));
 }
 
 #[test]
 fn encode_needs_room_for_the_whole_frame() {
-    let msg = PeerMessage::Request {
-        session: SessionId(1),
-        cxid: Xid(1),
-        opcode: 1,
-        body: &[7; 100],
-        auth: b"ip:127.0.0.1",
-    };
+    let msg =
+        PeerMessage::Request { session: SessionId(1), cxid: Xid(1), opcode: 1, body: &[7; 100], auth: b"ip:127.0.0.1" };
     let whole = encode(&msg);
     let mut buf = [0u8; 256];
     for size in 0..whole.len() {
-        assert_eq!(
-            encode_frame(&msg, &mut buf[..size]),
-            Err(PeerEncodeError::BufferTooSmall),
-            "{size}"
-        );
+        assert_eq!(encode_frame(&msg, &mut buf[..size]), Err(PeerEncodeError::BufferTooSmall), "{size}");
     }
     assert_eq!(encode_frame(&msg, &mut buf[..whole.len()]), Ok(whole.len()));
     assert_eq!(&buf[..whole.len()], &whole[..]);
@@ -427,10 +291,7 @@ fn zxid_claims_beyond_the_epoch_bound_are_impossible() {
     assert_eq!(check_zxid_claim(Zxid::new(4, u32::MAX - 1), 5), Ok(()));
     assert_eq!(
         check_zxid_claim(Zxid::new(6, 0), 5),
-        Err(PeerDecodeError::ImpossibleZxid {
-            zxid: Zxid::new(6, 0),
-            epoch_bound: 5
-        })
+        Err(PeerDecodeError::ImpossibleZxid { zxid: Zxid::new(6, 0), epoch_bound: 5 })
     );
     // No leader issues the all-ones counter.
     assert!(check_zxid_claim(Zxid::new(3, u32::MAX), 5).is_err());
@@ -447,13 +308,9 @@ fn txn_must_decode_and_match_its_zxid() {
     let mut buf = [0u8; 64];
     let bytes = txn.encode(&mut buf).unwrap().to_vec();
     assert_eq!(decode_txn(Zxid::new(5, 1), &bytes), Ok(txn));
-    let wrong = PeerDecodeError::BadTxn {
-        zxid: Zxid::new(5, 2),
-    };
+    let wrong = PeerDecodeError::BadTxn { zxid: Zxid::new(5, 2) };
     assert_eq!(decode_txn(Zxid::new(5, 2), &bytes), Err(wrong));
-    let bad = Err(PeerDecodeError::BadTxn {
-        zxid: Zxid::new(5, 1),
-    });
+    let bad = Err(PeerDecodeError::BadTxn { zxid: Zxid::new(5, 1) });
     assert_eq!(decode_txn(Zxid::new(5, 1), &bytes[..bytes.len() - 1]), bad);
     let mut longer = bytes.clone();
     longer.push(0);
@@ -465,41 +322,22 @@ fn txn_must_decode_and_match_its_zxid() {
 
 #[test]
 fn errors_and_messages_print_for_logs() {
-    assert_eq!(
-        PeerDecodeError::BadVersion(2).to_string(),
-        "peer frame version 2, expected 1"
-    );
+    assert_eq!(PeerDecodeError::BadVersion(2).to_string(), "peer frame version 2, expected 1");
     assert_eq!(
         PeerDecodeError::TooLong { len: 10, max: 5 }.to_string(),
         "peer frame of 10 bytes exceeds the 5-byte bound"
     );
-    assert_eq!(
-        PeerDecodeError::TrailingBytes(3).to_string(),
-        "peer frame has 3 trailing bytes after the message"
-    );
-    let ack_epoch = PeerMessage::AckEpoch {
-        current_epoch: None,
-        last_logged_zxid: Zxid(0x7f),
-    };
-    assert_eq!(
-        ack_epoch.to_string(),
-        "ACKEPOCH current_epoch=-1 last_zxid=0x7f"
-    );
+    assert_eq!(PeerDecodeError::TrailingBytes(3).to_string(), "peer frame has 3 trailing bytes after the message");
+    let ack_epoch = PeerMessage::AckEpoch { current_epoch: None, last_logged_zxid: Zxid(0x7f) };
+    assert_eq!(ack_epoch.to_string(), "ACKEPOCH current_epoch=-1 last_zxid=0x7f");
     let observer = PeerMessage::FollowerInfo {
         accepted_epoch: 3,
         protocol_version: ZAB_PROTOCOL_VERSION,
         role: LearnerType::Observer,
     };
+    assert_eq!(observer.to_string(), "OBSERVERINFO accepted_epoch=3 protocol=0x10000");
     assert_eq!(
-        observer.to_string(),
-        "OBSERVERINFO accepted_epoch=3 protocol=0x10000"
-    );
-    assert_eq!(
-        PeerMessage::Proposal {
-            zxid: Zxid::new(1, 1),
-            txn: &[0; 9]
-        }
-        .to_string(),
+        PeerMessage::Proposal { zxid: Zxid::new(1, 1), txn: &[0; 9] }.to_string(),
         "PROPOSAL zxid=0x100000001 txn=9B"
     );
 }
@@ -532,38 +370,26 @@ fn fields() -> impl Strategy<Value = Fields> {
         proptest::collection::vec(any::<u8>(), 0..16),
         proptest::collection::vec(any::<(i64, u32)>(), 0..8),
     )
-        .prop_map(
-            |(kind, a, b, c, d, flag, bytes1, bytes2, sessions)| Fields {
-                kind,
-                a,
-                b,
-                c,
-                d,
-                flag,
-                bytes1,
-                bytes2,
-                sessions,
-            },
-        )
+        .prop_map(|(kind, a, b, c, d, flag, bytes1, bytes2, sessions)| Fields {
+            kind,
+            a,
+            b,
+            c,
+            d,
+            flag,
+            bytes1,
+            bytes2,
+            sessions,
+        })
 }
 
 fn build<'a>(f: &'a Fields, sessions: TouchedSessions<'a>) -> PeerMessage<'a> {
-    let state = [
-        ServerState::Looking,
-        ServerState::Following,
-        ServerState::Leading,
-        ServerState::Observing,
-    ][(f.c % 4) as usize];
-    let role = if f.flag {
-        LearnerType::Observer
-    } else {
-        LearnerType::Participant
-    };
+    let state = [ServerState::Looking, ServerState::Following, ServerState::Leading, ServerState::Observing]
+        [(f.c % 4) as usize];
+    let role = if f.flag { LearnerType::Observer } else { LearnerType::Participant };
     let opt = if f.flag { Some(f.c) } else { None };
     match f.kind {
-        0 => PeerMessage::Hello {
-            server: ServerId(f.a),
-        },
+        0 => PeerMessage::Hello { server: ServerId(f.a) },
         1 => PeerMessage::Notification(Notification {
             state,
             leader: ServerId(f.a),
@@ -571,48 +397,23 @@ fn build<'a>(f: &'a Fields, sessions: TouchedSessions<'a>) -> PeerMessage<'a> {
             election_epoch: f.a ^ f.b,
             peer_epoch: f.c,
         }),
-        2 => PeerMessage::FollowerInfo {
-            accepted_epoch: f.c,
-            protocol_version: f.d as u32,
-            role,
-        },
-        3 => PeerMessage::LeaderInfo {
-            new_epoch: f.c,
-            protocol_version: f.d as u32,
-        },
-        4 => PeerMessage::AckEpoch {
-            current_epoch: opt,
-            last_logged_zxid: Zxid(f.a),
-        },
+        2 => PeerMessage::FollowerInfo { accepted_epoch: f.c, protocol_version: f.d as u32, role },
+        3 => PeerMessage::LeaderInfo { new_epoch: f.c, protocol_version: f.d as u32 },
+        4 => PeerMessage::AckEpoch { current_epoch: opt, last_logged_zxid: Zxid(f.a) },
         5 => PeerMessage::NewLeader { zxid: Zxid(f.a) },
         6 => PeerMessage::UpToDate,
         7 => PeerMessage::Diff { zxid: Zxid(f.a) },
         8 => PeerMessage::Trunc { zxid: Zxid(f.a) },
         9 => PeerMessage::Snap { zxid: Zxid(f.a) },
-        10 => PeerMessage::SnapChunk {
-            bytes: &f.bytes1,
-            last: f.flag,
-        },
-        11 => PeerMessage::Proposal {
-            zxid: Zxid(f.a),
-            txn: &f.bytes1,
-        },
+        10 => PeerMessage::SnapChunk { bytes: &f.bytes1, last: f.flag },
+        11 => PeerMessage::Proposal { zxid: Zxid(f.a), txn: &f.bytes1 },
         12 => PeerMessage::Ack { zxid: Zxid(f.a) },
         13 => PeerMessage::Commit { zxid: Zxid(f.a) },
-        14 => PeerMessage::Inform {
-            zxid: Zxid(f.a),
-            txn: &f.bytes1,
-        },
+        14 => PeerMessage::Inform { zxid: Zxid(f.a), txn: &f.bytes1 },
         15 => PeerMessage::Ping,
         16 | 21 => PeerMessage::PingReply { sessions },
-        17 => PeerMessage::Revalidate {
-            session: SessionId(f.a as i64),
-            timeout_ms: f.c,
-        },
-        18 => PeerMessage::RevalidateReply {
-            session: SessionId(f.b as i64),
-            valid: f.flag,
-        },
+        17 => PeerMessage::Revalidate { session: SessionId(f.a as i64), timeout_ms: f.c },
+        18 => PeerMessage::RevalidateReply { session: SessionId(f.b as i64), valid: f.flag },
         19 | 22 | 23 => PeerMessage::Request {
             session: SessionId(f.a as i64),
             cxid: Xid(f.d),
@@ -620,10 +421,7 @@ fn build<'a>(f: &'a Fields, sessions: TouchedSessions<'a>) -> PeerMessage<'a> {
             body: &f.bytes1,
             auth: &f.bytes2,
         },
-        _ => PeerMessage::SyncReply {
-            session: SessionId(f.b as i64),
-            cxid: Xid(f.d),
-        },
+        _ => PeerMessage::SyncReply { session: SessionId(f.b as i64), cxid: Xid(f.d) },
     }
 }
 

@@ -57,9 +57,7 @@ impl<'a> TouchedSessions<'a> {
             written += TOUCHED_SESSION_BYTES;
         }
         let buf: &'a [u8] = buf;
-        TouchedSessions {
-            bytes: buf.get(..written).unwrap_or_default(),
-        }
+        TouchedSessions { bytes: buf.get(..written).unwrap_or_default() }
     }
 
     /// The encoded entries.
@@ -79,15 +77,10 @@ impl<'a> TouchedSessions<'a> {
 
     /// The (session, timeout in ms) entries, in the order written.
     pub fn iter(&self) -> impl Iterator<Item = (SessionId, u32)> + 'a {
-        self.bytes
-            .chunks_exact(TOUCHED_SESSION_BYTES)
-            .filter_map(|entry| {
-                let (id, rest) = entry.split_first_chunk::<8>()?;
-                let (timeout, _) = rest.split_first_chunk::<4>()?;
-                Some((
-                    SessionId(i64::from_be_bytes(*id)),
-                    u32::from_be_bytes(*timeout),
-                ))
-            })
+        self.bytes.chunks_exact(TOUCHED_SESSION_BYTES).filter_map(|entry| {
+            let (id, rest) = entry.split_first_chunk::<8>()?;
+            let (timeout, _) = rest.split_first_chunk::<4>()?;
+            Some((SessionId(i64::from_be_bytes(*id)), u32::from_be_bytes(*timeout)))
+        })
     }
 }

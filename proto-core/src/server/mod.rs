@@ -22,9 +22,9 @@ pub mod conn;
 pub mod db;
 pub mod prep;
 mod reply;
+pub mod snapshot;
 #[cfg(test)]
 mod tests;
-pub mod snapshot;
 
 use core::fmt;
 use core::net::IpAddr;
@@ -33,8 +33,8 @@ use crate::acl::{self, AuthError, Perms};
 use crate::arena::ByteArena;
 use crate::ids::{ConnId, SessionId, Version, Xid};
 use crate::jute::{
-    self, AddWatchMode, ConnectRequest, ConnectResponse, Decode, ErrorCode, EventType, IntResponse, MultiKind,
-    MultiOp, MultiRequest, MultiResult, OpCode, Request, RequestError,
+    self, AddWatchMode, ConnectRequest, ConnectResponse, Decode, ErrorCode, EventType, IntResponse, MultiKind, MultiOp,
+    MultiRequest, MultiResult, OpCode, Request, RequestError,
 };
 use crate::limits::Limits;
 use crate::session::{negotiate_timeout, SessionIdGen, SessionRef, SessionSlot, SessionTable, PASSWORD_BYTES};
@@ -546,7 +546,14 @@ impl<'s> Server<'s> {
         out
     }
 
-    fn create_session<F: Effects>(&mut self, now: Now, conn: ConnId, timeout_ms: u32, read_only: Option<bool>, fx: &mut F) {
+    fn create_session<F: Effects>(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        timeout_ms: u32,
+        read_only: Option<bool>,
+        fx: &mut F,
+    ) {
         if self.db.sessions.len() >= self.limits.sessions_max {
             fx.note(Note::LimitHit { conn, what: "sessions (herd.sessionsMax)" });
             return self.close_conn(conn, fx);
@@ -565,35 +572,34 @@ impl<'s> Server<'s> {
         let Some(r) = self.db.sessions.find(id) else { return self.close_conn(conn, fx) };
         self.db.sessions.set_conn(r, Some(conn));
         self.conns.set_state(conn, ConnState::Established(r));
-        let resp = ConnectResponse { protocol_version: 0, timeout_ms: timeout_ms as i32, session_id: id, passwd: &password, read_only };
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: timeout_ms as i32,
+            session_id: id,
+            passwd: &password,
+            read_only,
+        };
         fx.note(Note::SessionEstablished { conn, session: id, timeout_ms });
         self.out.connect_response(fx, conn, &resp, self.db.last_zxid);
     }
 
     // ----- writes ------------------------------------------------------------------------
 
-    fn next_zxid(&self) -> Result<Zxid, Fail> {
-        // Standalone runs in epoch 0 forever; ZooKeeper's standalone does too until restart.
-        self.db.last_zxid.next().ok_or(Fail::Limit("zxid counter exhausted"))
-    }
-
     /// Logs and applies one txn, firing its watch events.
     fn commit<F: Effects>(&mut self, now: Now, session: SessionId, op: TxnOp<'_>, fx: &mut F) -> Result<Zxid, Fail> {
-        let zxid = self.next_zxid()?;
-        let txn = Txn { zxid, time_ms: now.wall_ms, session, op };
-        let Some(record) = txn.encode(self.txn_buf) else { return Err(Fail::Limit("txn record larger than scratch")) };
-        let record: &[u8] = record;
-        let mut sink = Notifier { watches: &mut self.watches, conns: &mut self.conns, out: &mut self.out, fx, zxid, stats: None };
-        match self.db.apply(now.instant, &txn, &mut sink) {
-            Ok(()) => {
-                fx.append(zxid, record);
-                self.stats.txns += 1;
-                Ok(zxid)
-            }
-            Err(ApplyError::Tree(e)) => Err(Fail::Limit(tree_limit_name(e))),
-            Err(ApplyError::SessionsFull) => Err(Fail::Limit("sessions (herd.sessionsMax)")),
-            Err(_) => Err(Fail::Code(ErrorCode::SystemError)),
-        }
+        commit_split(
+            &mut self.db,
+            &mut self.watches,
+            &mut self.conns,
+            &mut self.out,
+            self.txn_buf,
+            &mut self.stats,
+            now,
+            session,
+            op,
+            fx,
+            None,
+        )
     }
 
     fn close_session<F: Effects>(&mut self, now: Now, id: SessionId, reply: Option<(ConnId, Xid)>, fx: &mut F) {
@@ -646,8 +652,14 @@ impl<'s> Server<'s> {
                 let Some(path) = self.db.tree.write_path(id, self.path_buf) else { continue };
                 let path: &[u8] = path;
                 let op = TxnOp::Delete { path };
-                let (db, w, c, o, t, st) =
-                    (&mut self.db, &mut self.watches, &mut self.conns, &mut self.out, &mut *self.txn_buf, &mut self.stats);
+                let (db, w, c, o, t, st) = (
+                    &mut self.db,
+                    &mut self.watches,
+                    &mut self.conns,
+                    &mut self.out,
+                    &mut *self.txn_buf,
+                    &mut self.stats,
+                );
                 if commit_split(db, w, c, o, t, st, now, SessionId(0), op, fx, None).is_err() {
                     return;
                 }
@@ -806,13 +818,16 @@ impl<'s> Server<'s> {
                     AddWatchMode::Unknown(_) => return Err(ErrorCode::BadArguments.into()),
                 };
                 self.watch_room(2)?;
-                self.watches.add_watch(conn, q.path, recursive).map_err(|_| Fail::Limit("watches (herd.watchesMax)"))?;
+                self.watches
+                    .add_watch(conn, q.path, recursive)
+                    .map_err(|_| Fail::Limit("watches (herd.watchesMax)"))?;
                 self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &IntResponse { value: 0 }, last);
             }
             Request::CheckWatches(q) | Request::RemoveWatches(q) => {
                 let remove = matches!(req, Request::RemoveWatches(_));
                 let which = WatcherType::from_code(q.watcher_type.code()).ok_or(ErrorCode::BadArguments)?;
-                let found = if remove { self.watches.remove(conn, q.path, which) } else { self.watches.check(q.path, which) };
+                let found =
+                    if remove { self.watches.remove(conn, q.path, which) } else { self.watches.check(q.path, which) };
                 if !found {
                     return Err(ErrorCode::NoWatcher.into());
                 }
@@ -820,14 +835,26 @@ impl<'s> Server<'s> {
             }
             Request::SetWatches(w) => {
                 let empty = jute::StrList::EMPTY;
-                self.set_watches(conn, xid, w.relative_zxid, [w.data_watches, w.exist_watches, w.child_watches, empty, empty], fx)?;
+                self.set_watches(
+                    conn,
+                    xid,
+                    w.relative_zxid,
+                    [w.data_watches, w.exist_watches, w.child_watches, empty, empty],
+                    fx,
+                )?;
             }
             Request::SetWatches2(w) => {
                 self.set_watches(
                     conn,
                     xid,
                     w.relative_zxid,
-                    [w.data_watches, w.exist_watches, w.child_watches, w.persistent_watches, w.persistent_recursive_watches],
+                    [
+                        w.data_watches,
+                        w.exist_watches,
+                        w.child_watches,
+                        w.persistent_watches,
+                        w.persistent_recursive_watches,
+                    ],
                     fx,
                 )?;
             }
@@ -836,8 +863,14 @@ impl<'s> Server<'s> {
                 self.create(now, conn, session, xid, &args, fx)?;
             }
             Request::CreateTtl(c) => {
-                let args =
-                    CreateArgs { opcode: OpCode::CreateTtl, path: c.path, data: c.data, acl: c.acl, flags: c.flags, ttl: c.ttl };
+                let args = CreateArgs {
+                    opcode: OpCode::CreateTtl,
+                    path: c.path,
+                    data: c.data,
+                    acl: c.acl,
+                    flags: c.flags,
+                    ttl: c.ttl,
+                };
                 self.create(now, conn, session, xid, &args, fx)?;
             }
             Request::Delete(d) => {
@@ -857,11 +890,29 @@ impl<'s> Server<'s> {
                 self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &jute::StatResponse { stat }, zxid);
             }
             Request::SetAcl(s) => {
-                let (tree, ids, overlay_buf, acl_buf) = (&self.db.tree, self.conns.auth(conn), &mut *self.overlay_buf, &mut *self.acl_buf);
-                let mut prep = Prep { tree, overlay: Overlay::new(overlay_buf), track: false, ids, extended_types: self.cfg.extended_types, budget: None };
+                let (tree, ids, overlay_buf, acl_buf) =
+                    (&self.db.tree, self.conns.auth(conn), &mut *self.overlay_buf, &mut *self.acl_buf);
+                let mut prep = Prep {
+                    tree,
+                    overlay: Overlay::new(overlay_buf),
+                    track: false,
+                    ids,
+                    extended_types: self.cfg.extended_types,
+                    budget: None,
+                };
                 let op = prep.set_acl(s.path, &s.acl, s.version, acl_buf)?;
                 let zxid = commit_split(
-                    &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx, None,
+                    &mut self.db,
+                    &mut self.watches,
+                    &mut self.conns,
+                    &mut self.out,
+                    self.txn_buf,
+                    &mut self.stats,
+                    now,
+                    session,
+                    op,
+                    fx,
+                    None,
                 )?;
                 let stat = self.db.tree.lookup(s.path).map(|id| self.db.tree.stat(id)).unwrap_or_default();
                 self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &jute::StatResponse { stat }, zxid);
@@ -996,11 +1047,28 @@ impl<'s> Server<'s> {
         fx: &mut F,
     ) -> Result<(), Fail> {
         let (tree, ids) = (&self.db.tree, self.conns.auth(conn));
-        let mut prep = Prep { tree, overlay: Overlay::new(self.overlay_buf), track: false, ids, extended_types: self.cfg.extended_types, budget: None };
+        let mut prep = Prep {
+            tree,
+            overlay: Overlay::new(self.overlay_buf),
+            track: false,
+            ids,
+            extended_types: self.cfg.extended_types,
+            budget: None,
+        };
         let op = prep.create(args, self.path_buf, self.acl_buf)?;
         let TxnOp::Create { path, .. } = op else { return Err(ErrorCode::SystemError.into()) };
         let zxid = commit_split(
-            &mut self.db, &mut self.watches, &mut self.conns, &mut self.out, self.txn_buf, &mut self.stats, now, session, op, fx, None,
+            &mut self.db,
+            &mut self.watches,
+            &mut self.conns,
+            &mut self.out,
+            self.txn_buf,
+            &mut self.stats,
+            now,
+            session,
+            op,
+            fx,
+            None,
         )?;
         if args.opcode == OpCode::Create {
             self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &jute::PathRecord { path }, zxid);
@@ -1031,12 +1099,20 @@ impl<'s> Server<'s> {
         let mut count = 0u32;
         {
             let (tree, ids) = (&self.db.tree, self.conns.auth(conn));
-            let mut prep = Prep { tree, overlay: Overlay::new(self.overlay_buf), track: true, ids, extended_types: self.cfg.extended_types, budget: Some(tree.budget()) };
+            let mut prep = Prep {
+                tree,
+                overlay: Overlay::new(self.overlay_buf),
+                track: true,
+                ids,
+                extended_types: self.cfg.extended_types,
+                budget: Some(tree.budget()),
+            };
             for (i, op) in m.iter().enumerate() {
                 // Each op gets fresh path/ACL scratch: its txn is packed before the next.
                 let outcome: Result<Option<TxnOp<'_>>, ErrorCode> = match op {
                     MultiOp::Create { opcode, req: c } => {
-                        let args = CreateArgs { opcode, path: c.path, data: c.data, acl: c.acl, flags: c.flags, ttl: -1 };
+                        let args =
+                            CreateArgs { opcode, path: c.path, data: c.data, acl: c.acl, flags: c.flags, ttl: -1 };
                         prep.create(&args, self.path_buf, self.acl_buf).map(Some)
                     }
                     MultiOp::CreateTtl(c) => {

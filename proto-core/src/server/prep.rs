@@ -361,7 +361,12 @@ impl<'t, 's, 'b> Prep<'t, 's, 'b> {
     }
 
     /// setData.
-    pub fn set_data<'x>(&mut self, path: &'x [u8], data: Option<&'x [u8]>, version: Version) -> Result<TxnOp<'x>, ErrorCode> {
+    pub fn set_data<'x>(
+        &mut self,
+        path: &'x [u8],
+        data: Option<&'x [u8]>,
+        version: Version,
+    ) -> Result<TxnOp<'x>, ErrorCode> {
         validate_path(path).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.node(path).ok_or(ErrorCode::NoNode)?;
         check_perm(node.acl, Perms::WRITE, self.ids)?;

@@ -54,7 +54,11 @@ impl<'s> Outbox<'s> {
         after: Zxid,
     ) {
         let header = ReplyHeader { xid, zxid: zxid.as_wire(), err };
-        let encoded = if err == ErrorCode::Ok { encode_reply(self.buf, &header, body) } else { encode_reply(self.buf, &header, &()) };
+        let encoded = if err == ErrorCode::Ok {
+            encode_reply(self.buf, &header, body)
+        } else {
+            encode_reply(self.buf, &header, &())
+        };
         self.emit(fx, conn, encoded, after);
     }
 
@@ -275,8 +279,7 @@ impl Encode for MultiReads<'_, '_> {
                     w.write_i32(0)?;
                     write_str_vec(w, self.tree.children(id).map(|(_, n)| n))?;
                 }
-                Ok(id) => ReadResult::GetData { data: self.tree.data(id), stat: self.tree.stat(id) }
-                    .encode(w)?,
+                Ok(id) => ReadResult::GetData { data: self.tree.data(id), stat: self.tree.stat(id) }.encode(w)?,
             }
         }
         crate::jute::encode_multi_end(w)

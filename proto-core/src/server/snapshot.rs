@@ -123,7 +123,11 @@ impl Server<'_> {
 
     /// Restores one snapshot record at start-up, in the order [`Server::write_snapshot`]
     /// wrote them. For a whole snapshot, [`SnapshotRestore`] does the same faster.
-    pub fn restore_snapshot_record(&mut self, now: Now, record: &[u8]) -> Result<(), SnapshotError<core::convert::Infallible>> {
+    pub fn restore_snapshot_record(
+        &mut self,
+        now: Now,
+        record: &[u8],
+    ) -> Result<(), SnapshotError<core::convert::Infallible>> {
         SnapshotRestore::new(self, now).record(record)
     }
 }
@@ -231,7 +235,9 @@ impl<'r, 's> SnapshotRestore<'r, 's> {
                 let (parent, name) = match split_parent(path) {
                     _ if path == b"/" => (None, &b""[..]),
                     None => return Err(SnapshotError::OutOfOrder),
-                    Some((parent_path, name)) => (Some(self.resolve(parent_path).ok_or(SnapshotError::OutOfOrder)?), name),
+                    Some((parent_path, name)) => {
+                        (Some(self.resolve(parent_path).ok_or(SnapshotError::OutOfOrder)?), name)
+                    }
                 };
                 let id = self.server.db.tree.restore(parent, name, data, acl, &stat).map_err(|e| match e {
                     TreeError::NodesFull => SnapshotError::Full("znodes (herd.znodesMax)"),
@@ -344,7 +350,8 @@ mod tests {
     }
 
     fn node(path: &[u8], data: &[u8], czxid: u64) -> Vec<u8> {
-        let stat = StatPersisted { czxid: Zxid(czxid), mzxid: Zxid(czxid), pzxid: Zxid(czxid), ..StatPersisted::default() };
+        let stat =
+            StatPersisted { czxid: Zxid(czxid), mzxid: Zxid(czxid), pzxid: Zxid(czxid), ..StatPersisted::default() };
         encode(&SnapshotRecord::Node { path, data: Some(data), acl: OPEN_ACL_UNSAFE, stat })
     }
 
@@ -360,11 +367,28 @@ mod tests {
         deeper.extend_from_slice(&long_b);
         let mut deepest = deeper.clone();
         deepest.extend_from_slice(b"/x");
-        let mut out = vec![encode(&SnapshotRecord::Header { format: SNAPSHOT_FORMAT_VERSION, zxid: Zxid(40), znodes: 0, sessions: 0 })];
+        let mut out = vec![encode(&SnapshotRecord::Header {
+            format: SNAPSHOT_FORMAT_VERSION,
+            zxid: Zxid(40),
+            znodes: 0,
+            sessions: 0,
+        })];
         let mut z = 1;
         for path in [
-            &b"/"[..], b"/a", b"/a/b", b"/a/b/c", b"/a/b/d", b"/a/e", b"/f", b"/f/g", b"/a/b/c/h", b"/l",
-            &deep, &deeper, &deepest, b"/f/i",
+            &b"/"[..],
+            b"/a",
+            b"/a/b",
+            b"/a/b/c",
+            b"/a/b/d",
+            b"/a/e",
+            b"/f",
+            b"/f/g",
+            b"/a/b/c/h",
+            b"/l",
+            &deep,
+            &deeper,
+            &deepest,
+            b"/f/i",
         ] {
             out.push(node(path, &[z as u8; 3], z));
             z += 1;
@@ -410,7 +434,9 @@ mod tests {
         assert_eq!(tree.parent(h), tree.lookup(b"/a/b/c"));
         assert_eq!(tree.data(tree.lookup(b"/f/i").unwrap()), Some(&[14u8; 3][..]));
         let deepest = recs.iter().rev().nth(1).unwrap();
-        let Ok(SnapshotRecord::Node { path, .. }) = postcard::from_bytes::<SnapshotRecord<'_>>(deepest) else { panic!() };
+        let Ok(SnapshotRecord::Node { path, .. }) = postcard::from_bytes::<SnapshotRecord<'_>>(deepest) else {
+            panic!()
+        };
         assert!(path.len() > RESTORE_CACHED_PATH_BYTES);
         assert!(tree.lookup(path).is_some());
     }

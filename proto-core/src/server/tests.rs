@@ -278,7 +278,12 @@ fn a_full_node_table_is_quota_exceeded_not_a_panic() {
     }
     assert_eq!(refused, 10 + crate::tree::RESERVED_ZNODES as usize);
     // Still serving: a delete frees a slot for the next create.
-    s.handle_frame(at(2), a, &request(5, OpCode::Delete, &crate::jute::DeleteRequest { path: b"/n0", version: Version::ANY }), &mut fx);
+    s.handle_frame(
+        at(2),
+        a,
+        &request(5, OpCode::Delete, &crate::jute::DeleteRequest { path: b"/n0", version: Version::ANY }),
+        &mut fx,
+    );
     fx.out.clear();
     s.handle_frame(at(3), a, &create(b"/again", b""), &mut fx);
     let Some(Out::Send { frame, .. }) = fx.out.last() else { panic!() };

@@ -231,7 +231,12 @@ impl<'s> AclCache<'s> {
 
     /// Every held list, in slot order.
     pub(super) fn iter(&self) -> impl Iterator<Item = AclRef> + '_ {
-        self.slots.iter().take(self.used as usize).enumerate().filter(|(_, s)| s.refs > 0).map(|(i, _)| AclRef(i as u32))
+        self.slots
+            .iter()
+            .take(self.used as usize)
+            .enumerate()
+            .filter(|(_, s)| s.refs > 0)
+            .map(|(i, _)| AclRef(i as u32))
     }
 
     fn bucket_of(&self, hash: u32) -> Option<u32> {

@@ -672,8 +672,7 @@ impl<'s> Tree<'s> {
 
     fn account_data_change(&mut self, old_len: u32, new_len: u32) {
         self.data_bytes = self.data_bytes.saturating_sub(u64::from(old_len)) + u64::from(new_len);
-        self.approximate_data_size =
-            self.approximate_data_size.saturating_sub(u64::from(old_len)) + u64::from(new_len);
+        self.approximate_data_size = self.approximate_data_size.saturating_sub(u64::from(old_len)) + u64::from(new_len);
     }
 
     fn flags_for(data: Option<&[u8]>) -> u32 {
@@ -782,7 +781,13 @@ impl<'s> Tree<'s> {
     }
 
     /// Replaces an existing node's data, ACL and persisted fields (restore).
-    fn overwrite(&mut self, id: NodeId, data: Option<&[u8]>, acl: &[u8], stat: &StatPersisted) -> Result<(), TreeError> {
+    fn overwrite(
+        &mut self,
+        id: NodeId,
+        data: Option<&[u8]>,
+        acl: &[u8],
+        stat: &StatPersisted,
+    ) -> Result<(), TreeError> {
         let node = *self.live(id).ok_or(TreeError::NoNode)?;
         let kind = NodeKind::from_owner(stat.ephemeral_owner).ok_or(TreeError::BadKind)?;
         if kind != node.kind() {

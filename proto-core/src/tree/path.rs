@@ -59,7 +59,7 @@ fn char_allowed(c: char) -> bool {
         | 0x007f..=0x009f     // DEL and C1 controls
         | 0xd800..=0xf8ff     // surrogates (never a Rust char) and the private-use area
         | 0xfff0..=0xffff     // specials, incl. U+FFFD
-        | 0x1_0000..)         // outside the BMP: a surrogate pair in UTF-16
+        | 0x1_0000..) // outside the BMP: a surrogate pair in UTF-16
 }
 
 /// Splits a path at its last '/': `("/", "a")` for "/a", `("/a", "b")` for "/a/b",

@@ -48,7 +48,8 @@ impl Backing {
 const EMPTY_ACL: &[u8] = &[0, 0, 0, 0];
 
 /// An ACL list other than the reserved ones: `[ALL digest:u:x]`.
-const DIGEST_ACL: &[u8] = &[0, 0, 0, 1, 0, 0, 0, 31, 0, 0, 0, 6, b'd', b'i', b'g', b'e', b's', b't', 0, 0, 0, 3, b'u', b':', b'x'];
+const DIGEST_ACL: &[u8] =
+    &[0, 0, 0, 1, 0, 0, 0, 31, 0, 0, 0, 6, b'd', b'i', b'g', b'e', b's', b't', 0, 0, 0, 3, b'u', b':', b'x'];
 
 fn z(counter: u32) -> Zxid {
     Zxid::new(1, counter)
@@ -62,7 +63,8 @@ fn path(tree: &Tree, id: NodeId) -> Vec<u8> {
 fn create(tree: &mut Tree, full: &str, data: &[u8], zxid: Zxid) -> NodeId {
     let (parent, name) = split_parent(full.as_bytes()).unwrap();
     let parent = tree.lookup(parent).unwrap();
-    tree.create(parent, name, Some(data), OPEN_ACL_UNSAFE, NodeKind::Persistent, zxid, 1000 + zxid.counter() as i64).unwrap()
+    tree.create(parent, name, Some(data), OPEN_ACL_UNSAFE, NodeKind::Persistent, zxid, 1000 + zxid.counter() as i64)
+        .unwrap()
 }
 
 /// One node as a reader sees it: path, Stat, persisted fields, data, ACL, kind.
@@ -331,7 +333,10 @@ fn sequential_names_use_the_stored_counter_and_wrap() {
     // A colliding name fails and leaves the counter where it was.
     let before = tree.stored_cversion(q);
     let taken = b"lock-0000000000";
-    assert_eq!(tree.create(q, taken, None, OPEN_ACL_UNSAFE, NodeKind::Persistent, z(22), 0), Err(TreeError::NodeExists));
+    assert_eq!(
+        tree.create(q, taken, None, OPEN_ACL_UNSAFE, NodeKind::Persistent, z(22), 0),
+        Err(TreeError::NodeExists)
+    );
     assert_eq!(tree.stored_cversion(q), before);
 }
 
@@ -355,7 +360,10 @@ fn create_refusals_change_nothing() {
         assert_eq!(tree.create(parent, name, None, OPEN_ACL_UNSAFE, kind, z(2), 0), Err(err), "{name:?}");
     }
     let huge = vec![0u8; crate::arena::BLOCK_BYTES_MAX as usize];
-    assert_eq!(tree.create(a, b"h", Some(&huge), OPEN_ACL_UNSAFE, NodeKind::Persistent, z(2), 0), Err(TreeError::TooLarge));
+    assert_eq!(
+        tree.create(a, b"h", Some(&huge), OPEN_ACL_UNSAFE, NodeKind::Persistent, z(2), 0),
+        Err(TreeError::TooLarge)
+    );
     assert_eq!(tree.set_data(a, Some(&huge), z(2), 0), Err(TreeError::TooLarge));
     assert_eq!(snapshot(&tree), before);
 }
@@ -369,7 +377,10 @@ fn node_table_exhaustion() {
     create(&mut tree, "/b", b"", z(2));
     let before = snapshot(&tree);
     let root = tree.root();
-    assert_eq!(tree.create(root, b"c", None, OPEN_ACL_UNSAFE, NodeKind::Persistent, z(3), 0), Err(TreeError::NodesFull));
+    assert_eq!(
+        tree.create(root, b"c", None, OPEN_ACL_UNSAFE, NodeKind::Persistent, z(3), 0),
+        Err(TreeError::NodesFull)
+    );
     assert_eq!(snapshot(&tree), before);
     // Usable: a freed slot is reused.
     tree.delete(a, z(3)).unwrap();
@@ -397,7 +408,15 @@ fn byte_arena_exhaustion() {
     let mut last_ok = None;
     loop {
         let name = [b'n', b'0' + made];
-        match tree.create(root, &name, Some(&[1u8; 40]), OPEN_ACL_UNSAFE, NodeKind::Persistent, z(u32::from(made) + 1), 0) {
+        match tree.create(
+            root,
+            &name,
+            Some(&[1u8; 40]),
+            OPEN_ACL_UNSAFE,
+            NodeKind::Persistent,
+            z(u32::from(made) + 1),
+            0,
+        ) {
             Ok(id) => {
                 made += 1;
                 last_ok = Some(id);
@@ -450,7 +469,10 @@ fn session_table_exhaustion() {
     let e1 = tree.create(root, b"e1", None, OPEN_ACL_UNSAFE, NodeKind::Ephemeral(s1), z(1), 0).unwrap();
     tree.create(root, b"e2", None, OPEN_ACL_UNSAFE, NodeKind::Ephemeral(s1), z(2), 0).unwrap();
     let before = snapshot(&tree);
-    assert_eq!(tree.create(root, b"f", None, OPEN_ACL_UNSAFE, NodeKind::Ephemeral(s2), z(3), 0), Err(TreeError::SessionsFull));
+    assert_eq!(
+        tree.create(root, b"f", None, OPEN_ACL_UNSAFE, NodeKind::Ephemeral(s2), z(3), 0),
+        Err(TreeError::SessionsFull)
+    );
     assert_eq!(snapshot(&tree), before);
     // Persistent nodes need no session slot.
     tree.create(root, b"p", None, OPEN_ACL_UNSAFE, NodeKind::Persistent, z(3), 0).unwrap();
@@ -499,7 +521,9 @@ fn acl_lists_are_shared_and_released() {
     let mut tree = b.tree();
     let root = tree.root();
     let ids: Vec<NodeId> = (0..3u8)
-        .map(|i| tree.create(root, &[b'a' + i], None, DIGEST_ACL, NodeKind::Persistent, z(u32::from(i) + 1), 0).unwrap())
+        .map(|i| {
+            tree.create(root, &[b'a' + i], None, DIGEST_ACL, NodeKind::Persistent, z(u32::from(i) + 1), 0).unwrap()
+        })
         .collect();
     let acl = tree.acl(ids[0]);
     assert!(ids.iter().all(|&id| tree.acl(id) == acl));
@@ -531,7 +555,8 @@ fn ephemerals_follow_create_and_delete() {
     let root = tree.root();
     let s1 = SessionId(0x0100_0000_0000_0001);
     let s2 = SessionId(0x0100_0000_0000_0002);
-    let mk = |tree: &mut Tree, name: &[u8], kind, c| tree.create(root, name, None, OPEN_ACL_UNSAFE, kind, z(c), 0).unwrap();
+    let mk =
+        |tree: &mut Tree, name: &[u8], kind, c| tree.create(root, name, None, OPEN_ACL_UNSAFE, kind, z(c), 0).unwrap();
     let e1 = mk(&mut tree, b"e1", NodeKind::Ephemeral(s1), 1);
     let e2 = mk(&mut tree, b"e2", NodeKind::Ephemeral(s1), 2);
     let f1 = mk(&mut tree, b"f1", NodeKind::Ephemeral(s2), 3);
@@ -689,7 +714,10 @@ fn restore_refuses_a_kind_change_and_bad_records() {
     let bad = StatPersisted { ephemeral_owner: 0xFF00_0100_0000_0000u64 as i64, ..StatPersisted::default() };
     assert_eq!(tree.restore(Some(zk), b"x", None, OPEN_ACL_UNSAFE, &bad), Err(TreeError::BadKind));
     assert_eq!(tree.restore(None, b"x", None, OPEN_ACL_UNSAFE, &StatPersisted::default()), Err(TreeError::BadName));
-    assert_eq!(tree.restore(Some(NodeId(77)), b"x", None, OPEN_ACL_UNSAFE, &StatPersisted::default()), Err(TreeError::NoNode));
+    assert_eq!(
+        tree.restore(Some(NodeId(77)), b"x", None, OPEN_ACL_UNSAFE, &StatPersisted::default()),
+        Err(TreeError::NoNode)
+    );
     assert_eq!(tree.znode_count(), 4);
 }
 
@@ -774,10 +802,14 @@ mod model {
             assert_eq!(tree.stat_persisted(id).ephemeral_owner, m.owner);
             let acl = if m.digest { DIGEST_ACL } else { OPEN_ACL_UNSAFE };
             assert_eq!(tree.node_acl(id), acl);
-            let mut names: Vec<Vec<u8>> = tree.children(id).map(|(_, n)| n.to_vec()).filter(|n| n != b"zookeeper").collect();
+            let mut names: Vec<Vec<u8>> =
+                tree.children(id).map(|(_, n)| n.to_vec()).filter(|n| n != b"zookeeper").collect();
             names.sort();
-            let mut expect: Vec<Vec<u8>> =
-                model.keys().filter(|k| *k != p && parent_of(k) == *p).map(|k| split_parent(k).unwrap().1.to_vec()).collect();
+            let mut expect: Vec<Vec<u8>> = model
+                .keys()
+                .filter(|k| *k != p && parent_of(k) == *p)
+                .map(|k| split_parent(k).unwrap().1.to_vec())
+                .collect();
             expect.sort();
             assert_eq!(names, expect, "children of {p:?}");
         }

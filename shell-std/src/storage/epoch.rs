@@ -26,10 +26,7 @@ fn check_name(name: &str) -> io::Result<()> {
     if plain {
         Ok(())
     } else {
-        Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("not a plain file name: {name:?}"),
-        ))
+        Err(io::Error::new(io::ErrorKind::InvalidInput, format!("not a plain file name: {name:?}")))
     }
 }
 
@@ -81,23 +78,11 @@ mod tests {
         let dir = TestDir::new("epoch");
         assert_eq!(read_u64_file(dir.path(), CURRENT_EPOCH_FILE).unwrap(), None);
         write_u64_file_atomic(dir.path(), CURRENT_EPOCH_FILE, 7).unwrap();
-        assert_eq!(
-            fs::read(dir.path().join(CURRENT_EPOCH_FILE)).unwrap(),
-            b"7\n"
-        );
-        assert_eq!(
-            read_u64_file(dir.path(), CURRENT_EPOCH_FILE).unwrap(),
-            Some(7)
-        );
+        assert_eq!(fs::read(dir.path().join(CURRENT_EPOCH_FILE)).unwrap(), b"7\n");
+        assert_eq!(read_u64_file(dir.path(), CURRENT_EPOCH_FILE).unwrap(), Some(7));
         write_u64_file_atomic(dir.path(), CURRENT_EPOCH_FILE, u64::MAX).unwrap();
-        assert_eq!(
-            read_u64_file(dir.path(), CURRENT_EPOCH_FILE).unwrap(),
-            Some(u64::MAX)
-        );
-        assert_eq!(
-            read_u64_file(dir.path(), ACCEPTED_EPOCH_FILE).unwrap(),
-            None
-        );
+        assert_eq!(read_u64_file(dir.path(), CURRENT_EPOCH_FILE).unwrap(), Some(u64::MAX));
+        assert_eq!(read_u64_file(dir.path(), ACCEPTED_EPOCH_FILE).unwrap(), None);
         assert!(!dir.path().join("currentEpoch.tmp").exists());
     }
 
@@ -105,40 +90,20 @@ mod tests {
     fn accepts_text_without_newline() {
         let dir = TestDir::new("epoch-plain");
         fs::write(dir.path().join(ACCEPTED_EPOCH_FILE), b"12").unwrap();
-        assert_eq!(
-            read_u64_file(dir.path(), ACCEPTED_EPOCH_FILE).unwrap(),
-            Some(12)
-        );
+        assert_eq!(read_u64_file(dir.path(), ACCEPTED_EPOCH_FILE).unwrap(), Some(12));
     }
 
     #[test]
     fn rejects_bad_content_and_names() {
         let dir = TestDir::new("epoch-bad");
-        for content in [
-            &b""[..],
-            b"-1",
-            b"+1",
-            b"1 2",
-            b"abc",
-            b"18446744073709551616",
-            b"\xff\xfe",
-            &[b'1'; 40],
-        ] {
+        for content in [&b""[..], b"-1", b"+1", b"1 2", b"abc", b"18446744073709551616", b"\xff\xfe", &[b'1'; 40]] {
             fs::write(dir.path().join("e"), content).unwrap();
             let err = read_u64_file(dir.path(), "e").unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{content:?}");
         }
         for name in ["", ".", "..", "a/b", "a\\b"] {
-            assert_eq!(
-                write_u64_file_atomic(dir.path(), name, 1)
-                    .unwrap_err()
-                    .kind(),
-                io::ErrorKind::InvalidInput
-            );
-            assert_eq!(
-                read_u64_file(dir.path(), name).unwrap_err().kind(),
-                io::ErrorKind::InvalidInput
-            );
+            assert_eq!(write_u64_file_atomic(dir.path(), name, 1).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(read_u64_file(dir.path(), name).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         }
     }
 }

@@ -28,12 +28,8 @@ mod writer;
 
 pub use epoch::{read_u64_file, write_u64_file_atomic, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 pub use record::MAX_RECORD_BYTES;
-pub use snapshot::{
-    latest_snapshot, purge_snapshots, Snapshot, SnapshotRecords, SnapshotWriter, SNAPSHOT_PREFIX,
-};
-pub use txnlog::{
-    purge_log, replay, LogRecovery, ReplaySummary, TxnLog, LOG_PREFIX, SEGMENT_BYTES,
-};
+pub use snapshot::{latest_snapshot, purge_snapshots, Snapshot, SnapshotRecords, SnapshotWriter, SNAPSHOT_PREFIX};
+pub use txnlog::{purge_log, replay, LogRecovery, ReplaySummary, TxnLog, LOG_PREFIX, SEGMENT_BYTES};
 pub use writer::{LogWriter, LogWriterHandle, MAX_BATCH_BYTES};
 
 /// Number of hex digits in a zxid file-name suffix (a full `u64`).
@@ -98,8 +94,7 @@ pub(crate) mod test_dir {
         /// Creates `herd-storage-<tag>-<pid>-<n>`.
         pub fn new(tag: &str) -> TestDir {
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let path =
-                std::env::temp_dir().join(format!("herd-storage-{tag}-{}-{n}", std::process::id()));
+            let path = std::env::temp_dir().join(format!("herd-storage-{tag}-{}-{n}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).unwrap();
             TestDir(path)
@@ -125,42 +120,23 @@ mod tests {
     #[test]
     fn numbered_names_round_trip_and_reject_others() {
         assert_eq!(numbered_name("log.", 0x1_0000_0002), "log.0000000100000002");
-        assert_eq!(
-            parse_numbered_name("log.0000000100000002", "log."),
-            Some(0x1_0000_0002)
-        );
-        assert_eq!(
-            parse_numbered_name("log.00000001000000AB", "log."),
-            Some(0x1_0000_00ab)
-        );
+        assert_eq!(parse_numbered_name("log.0000000100000002", "log."), Some(0x1_0000_0002));
+        assert_eq!(parse_numbered_name("log.00000001000000AB", "log."), Some(0x1_0000_00ab));
         assert_eq!(parse_numbered_name("log.000000010000002", "log."), None);
         assert_eq!(parse_numbered_name("log.+000000100000002", "log."), None);
-        assert_eq!(
-            parse_numbered_name("snapshot.0000000000000001.tmp", "snapshot."),
-            None
-        );
-        assert_eq!(
-            parse_numbered_name("snapshot.0000000000000001", "log."),
-            None
-        );
+        assert_eq!(parse_numbered_name("snapshot.0000000000000001.tmp", "snapshot."), None);
+        assert_eq!(parse_numbered_name("snapshot.0000000000000001", "log."), None);
     }
 
     #[test]
     fn list_numbered_sorts_and_skips_missing_dir() {
         let dir = test_dir::TestDir::new("list");
-        for name in [
-            "log.0000000000000010",
-            "log.0000000000000002",
-            "log.x",
-            "other",
-        ] {
+        for name in ["log.0000000000000010", "log.0000000000000002", "log.x", "other"] {
             std::fs::write(dir.path().join(name), b"").unwrap();
         }
         let found = list_numbered(dir.path(), "log.").unwrap();
         let numbers: Vec<u64> = found.iter().map(|(n, _)| *n).collect();
         assert_eq!(numbers, vec![2, 0x10]);
-        assert!(list_numbered(&dir.path().join("missing"), "log.")
-            .unwrap()
-            .is_empty());
+        assert!(list_numbered(&dir.path().join("missing"), "log.").unwrap().is_empty());
     }
 }

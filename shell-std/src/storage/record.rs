@@ -9,7 +9,6 @@
 use std::fmt;
 use std::io::{self, Read};
 
-
 /// Largest payload accepted in one record: a znode's data is at most 1 MiB (ZooKeeper's
 /// `jute.maxbuffer`), and a multi or a snapshot record adds paths and metadata around it.
 pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
@@ -36,10 +35,7 @@ pub fn checked_len(payload: &[u8]) -> io::Result<u32> {
     if payload.len() > MAX_RECORD_BYTES {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "record of {} bytes exceeds {MAX_RECORD_BYTES}",
-                payload.len()
-            ),
+            format!("record of {} bytes exceeds {MAX_RECORD_BYTES}", payload.len()),
         ));
     }
     // Cannot fail after the check above (asserted at compile time).
@@ -49,11 +45,7 @@ pub fn checked_len(payload: &[u8]) -> io::Result<u32> {
 /// Appends one framed record to `out`.
 pub fn encode_record(zxid: u64, payload: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     let len = checked_len(payload)?;
-    let header = FrameHeader {
-        len,
-        crc: record_crc(zxid, payload),
-        zxid,
-    };
+    let header = FrameHeader { len, crc: record_crc(zxid, payload), zxid };
     out.reserve(FRAME_HEADER_BYTES + payload.len());
     out.extend_from_slice(&header.encode());
     out.extend_from_slice(payload);
@@ -138,10 +130,7 @@ impl fmt::Display for BadRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BadRecord::ShortHeader { got } => {
-                write!(
-                    f,
-                    "short record header ({got} of {FRAME_HEADER_BYTES} bytes)"
-                )
+                write!(f, "short record header ({got} of {FRAME_HEADER_BYTES} bytes)")
             }
             BadRecord::TooLong { len } => {
                 write!(f, "record length {len} exceeds {MAX_RECORD_BYTES}")
@@ -183,13 +172,7 @@ pub struct RecordReader<R> {
 impl<R: Read> RecordReader<R> {
     /// Wraps `inner` with a buffer of `capacity` bytes (at least one frame header).
     pub fn new(inner: R, capacity: usize) -> RecordReader<R> {
-        RecordReader {
-            inner,
-            buf: vec![0; capacity.max(FRAME_HEADER_BYTES)],
-            start: 0,
-            end: 0,
-            eof: false,
-        }
+        RecordReader { inner, buf: vec![0; capacity.max(FRAME_HEADER_BYTES)], start: 0, end: 0, eof: false }
     }
 
     /// Buffers at least `want` unread bytes unless the input ends first; returns how many
@@ -287,9 +270,7 @@ impl<R: Read> RecordReader<R> {
     /// order, unchecked (no CRC): for read-ahead hints only, never for data. Stops at the
     /// first incomplete frame or at a length above [`MAX_RECORD_BYTES`].
     pub fn buffered_payloads(&self) -> BufferedPayloads<'_> {
-        BufferedPayloads {
-            rest: self.buf.get(self.start..self.end).unwrap_or_default(),
-        }
+        BufferedPayloads { rest: self.buf.get(self.start..self.end).unwrap_or_default() }
     }
 
     /// Reads the input to its end; true if every byte left is zero.
@@ -379,52 +360,25 @@ mod tests {
     #[test]
     fn decodes_fixed_bytes() {
         let mut r = RecordReader::new(&RECORD_1_AB[..], 64);
-        assert_eq!(
-            r.next_record().unwrap(),
-            Frame::Record(
-                FrameHeader {
-                    len: 2,
-                    crc: 0xd312_59da,
-                    zxid: 1
-                },
-                b"ab"
-            )
-        );
+        assert_eq!(r.next_record().unwrap(), Frame::Record(FrameHeader { len: 2, crc: 0xd312_59da, zxid: 1 }, b"ab"));
         assert_eq!(r.next_record().unwrap(), Frame::End);
         assert_eq!(r.next_record().unwrap(), Frame::End, "the end stays the end");
         assert!(valid_record_at(&RECORD_1_AB, 0));
-        assert!(
-            !valid_record_at(&RECORD_1_AB, 1),
-            "zxid must be above the bound"
-        );
+        assert!(!valid_record_at(&RECORD_1_AB, 1), "zxid must be above the bound");
     }
 
     #[test]
     fn truncated_and_corrupt_records_are_reported() {
-        assert_eq!(
-            read_one(&RECORD_1_AB[..5]),
-            Frame::Bad(BadRecord::ShortHeader { got: 5 })
-        );
-        assert_eq!(
-            read_one(&RECORD_1_AB[..17]),
-            Frame::Bad(BadRecord::ShortPayload { len: 2, got: 1 })
-        );
-        assert_eq!(
-            read_one(&RECORD_1_AB[..16]),
-            Frame::Bad(BadRecord::ShortPayload { len: 2, got: 0 })
-        );
+        assert_eq!(read_one(&RECORD_1_AB[..5]), Frame::Bad(BadRecord::ShortHeader { got: 5 }));
+        assert_eq!(read_one(&RECORD_1_AB[..17]), Frame::Bad(BadRecord::ShortPayload { len: 2, got: 1 }));
+        assert_eq!(read_one(&RECORD_1_AB[..16]), Frame::Bad(BadRecord::ShortPayload { len: 2, got: 0 }));
         let mut bad = RECORD_1_AB;
         bad[17] ^= 1;
         assert_eq!(read_one(&bad), Frame::Bad(BadRecord::BadCrc { len: 2 }));
         assert!(!valid_record_at(&bad, 0));
         let mut long = RECORD_1_AB;
         long[0..4].copy_from_slice(&(MAX_RECORD_BYTES as u32 + 1).to_le_bytes());
-        assert_eq!(
-            read_one(&long),
-            Frame::Bad(BadRecord::TooLong {
-                len: MAX_RECORD_BYTES as u32 + 1
-            })
-        );
+        assert_eq!(read_one(&long), Frame::Bad(BadRecord::TooLong { len: MAX_RECORD_BYTES as u32 + 1 }));
     }
 
     /// A reader that hands out at most `step` bytes per call, like a slow file.

@@ -11,8 +11,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    checked_len, record_crc, BufferedPayloads, FrameHeader, HeaderRead, RecordReader,
-    FORMAT_VERSION, FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
+    checked_len, record_crc, BufferedPayloads, FrameHeader, HeaderRead, RecordReader, FORMAT_VERSION,
+    FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
 };
 use super::{fsync_dir, invalid_data, list_numbered, numbered_name, parse_numbered_name};
 
@@ -45,11 +45,7 @@ fn snapshot_header(zxid: u64) -> [u8; SNAPSHOT_HEADER_BYTES] {
 }
 
 fn trailer(zxid: u64, count: u64) -> [u8; FRAME_HEADER_BYTES + 8] {
-    let header = FrameHeader {
-        len: TRAILER_MARK,
-        crc: record_crc(zxid, &count.to_le_bytes()),
-        zxid,
-    };
+    let header = FrameHeader { len: TRAILER_MARK, crc: record_crc(zxid, &count.to_le_bytes()), zxid };
     let mut t = [0u8; FRAME_HEADER_BYTES + 8];
     t[..FRAME_HEADER_BYTES].copy_from_slice(&header.encode());
     t[FRAME_HEADER_BYTES..].copy_from_slice(&count.to_le_bytes());
@@ -71,38 +67,18 @@ impl SnapshotWriter {
     /// Starts `snapshot.<zxid>.tmp` in `dir` (created if needed), replacing a stale one.
     pub fn create(dir: &Path, zxid: u64) -> io::Result<SnapshotWriter> {
         fs::create_dir_all(dir)?;
-        let temp_path = dir.join(format!(
-            "{}{TEMP_SUFFIX}",
-            numbered_name(SNAPSHOT_PREFIX, zxid)
-        ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp_path)?;
+        let temp_path = dir.join(format!("{}{TEMP_SUFFIX}", numbered_name(SNAPSHOT_PREFIX, zxid)));
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(&temp_path)?;
         let mut out = BufWriter::with_capacity(IO_BUFFER_BYTES, file);
         out.write_all(&snapshot_header(zxid))?;
-        Ok(SnapshotWriter {
-            dir: dir.to_path_buf(),
-            zxid,
-            temp_path,
-            out: Some(out),
-            count: 0,
-        })
+        Ok(SnapshotWriter { dir: dir.to_path_buf(), zxid, temp_path, out: Some(out), count: 0 })
     }
 
     /// Appends one record; `InvalidInput` if it exceeds [`MAX_RECORD_BYTES`].
     pub fn write_record(&mut self, payload: &[u8]) -> io::Result<()> {
         let len = checked_len(payload)?;
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| io::Error::other("snapshot already finished"))?;
-        let header = FrameHeader {
-            len,
-            crc: record_crc(self.zxid, payload),
-            zxid: self.zxid,
-        };
+        let out = self.out.as_mut().ok_or_else(|| io::Error::other("snapshot already finished"))?;
+        let header = FrameHeader { len, crc: record_crc(self.zxid, payload), zxid: self.zxid };
         out.write_all(&header.encode())?;
         out.write_all(payload)?;
         self.count += 1;
@@ -117,10 +93,7 @@ impl SnapshotWriter {
     /// Writes the trailer, fsyncs, renames to `snapshot.<zxid>` and fsyncs the directory;
     /// returns the final path.
     pub fn finish(mut self) -> io::Result<PathBuf> {
-        let mut out = self
-            .out
-            .take()
-            .ok_or_else(|| io::Error::other("snapshot already finished"))?;
+        let mut out = self.out.take().ok_or_else(|| io::Error::other("snapshot already finished"))?;
         out.write_all(&trailer(self.zxid, self.count))?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
@@ -159,21 +132,14 @@ impl Snapshot {
     pub fn open(path: &Path) -> io::Result<Snapshot> {
         let mut records = SnapshotRecords::open(path)?;
         while records.next_payload()?.is_some() {}
-        Ok(Snapshot {
-            zxid: records.zxid,
-            path: path.to_path_buf(),
-            record_count: records.count,
-        })
+        Ok(Snapshot { zxid: records.zxid, path: path.to_path_buf(), record_count: records.count })
     }
 
     /// Streams the records in order; each is checked again while read.
     pub fn records(&self) -> io::Result<SnapshotRecords> {
         let records = SnapshotRecords::open(&self.path)?;
         if records.zxid != self.zxid {
-            return Err(invalid_data(format!(
-                "{}: snapshot changed since validation",
-                self.path.display()
-            )));
+            return Err(invalid_data(format!("{}: snapshot changed since validation", self.path.display())));
         }
         Ok(records)
     }
@@ -202,9 +168,7 @@ impl SnapshotRecords {
         let mut reader = RecordReader::new(File::open(path)?, IO_BUFFER_BYTES);
         let mut head = [0u8; SNAPSHOT_HEADER_BYTES];
         let got = reader.read_full(&mut head)?;
-        let zxid = u64::from_le_bytes([
-            head[12], head[13], head[14], head[15], head[16], head[17], head[18], head[19],
-        ]);
+        let zxid = u64::from_le_bytes([head[12], head[13], head[14], head[15], head[16], head[17], head[18], head[19]]);
         if got != SNAPSHOT_HEADER_BYTES || head != snapshot_header(zxid) {
             return Err(invalid_data(format!(
                 "{}: bad snapshot header (want magic HERDSNP1, version {FORMAT_VERSION})",
@@ -246,11 +210,7 @@ impl SnapshotRecords {
         let header = match self.reader.read_header()? {
             HeaderRead::Full(h) => h,
             HeaderRead::End | HeaderRead::Short(_) => {
-                return Err(bad_at(
-                    &self.path,
-                    self.offset,
-                    "file ends before the trailer: incomplete snapshot",
-                ));
+                return Err(bad_at(&self.path, self.offset, "file ends before the trailer: incomplete snapshot"));
             }
         };
         if header.zxid != self.zxid {
@@ -271,11 +231,7 @@ impl SnapshotRecords {
             ));
         }
         let Ok(payload) = self.reader.read_payload(&header)? else {
-            return Err(bad_at(
-                &self.path,
-                self.offset,
-                "file ends inside a record: incomplete snapshot",
-            ));
+            return Err(bad_at(&self.path, self.offset, "file ends inside a record: incomplete snapshot"));
         };
         if record_crc(header.zxid, payload) != header.crc {
             return Err(bad_at(&self.path, self.offset, "CRC mismatch"));
@@ -350,10 +306,7 @@ pub fn latest_snapshot(dir: &Path) -> io::Result<Option<Snapshot>> {
 /// Invalid snapshots newer than the oldest kept one stay (they are already ignored on load).
 pub fn purge_snapshots(dir: &Path, keep: usize) -> io::Result<Option<u64>> {
     if keep == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "must keep at least one snapshot",
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "must keep at least one snapshot"));
     }
     let snapshots = list_numbered(dir, SNAPSHOT_PREFIX)?;
     let mut valid = Vec::new();
@@ -414,10 +367,7 @@ mod tests {
     }
 
     fn read_all(s: &Snapshot) -> Vec<Vec<u8>> {
-        s.records()
-            .unwrap()
-            .collect::<io::Result<Vec<_>>>()
-            .unwrap()
+        s.records().unwrap().collect::<io::Result<Vec<_>>>().unwrap()
     }
 
     /// An empty snapshot at zxid 0x1_0000_0002, byte for byte; pins the format.
@@ -445,23 +395,15 @@ mod tests {
     #[test]
     fn round_trip_many_records() {
         let dir = TestDir::new("snap-rt");
-        let records: Vec<Vec<u8>> = (0..5000u32)
-            .map(|i| i.to_le_bytes().repeat((i % 7) as usize))
-            .collect();
+        let records: Vec<Vec<u8>> = (0..5000u32).map(|i| i.to_le_bytes().repeat((i % 7) as usize)).collect();
         write_snapshot(dir.path(), 42, &records);
         let s = latest_snapshot(dir.path()).unwrap().unwrap();
         assert_eq!(s.zxid, 42);
         assert_eq!(s.record_count, 5000);
         assert_eq!(read_all(&s), records);
         // No temp file remains.
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            names,
-            vec![std::ffi::OsString::from("snapshot.000000000000002a")]
-        );
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("snapshot.000000000000002a")]);
     }
 
     #[test]
@@ -473,12 +415,7 @@ mod tests {
         // No trailer: as if the process died between the last record and finish.
         let p20 = write_snapshot(dir.path(), 20, &[b"new".to_vec(), b"new2".to_vec()]);
         let len = fs::metadata(&p20).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&p20)
-            .unwrap()
-            .set_len(len - 24)
-            .unwrap();
+        OpenOptions::new().write(true).open(&p20).unwrap().set_len(len - 24).unwrap();
         // A flipped payload byte.
         let p30 = write_snapshot(dir.path(), 30, &[b"newer".to_vec()]);
         let mut bytes = fs::read(&p30).unwrap();
@@ -486,20 +423,12 @@ mod tests {
         fs::write(&p30, bytes).unwrap();
         // Cut in the middle of a record.
         let p40 = write_snapshot(dir.path(), 40, &[vec![7u8; 100]]);
-        OpenOptions::new()
-            .write(true)
-            .open(&p40)
-            .unwrap()
-            .set_len(70)
-            .unwrap();
+        OpenOptions::new().write(true).open(&p40).unwrap().set_len(70).unwrap();
 
         let s = latest_snapshot(dir.path()).unwrap().unwrap();
         assert_eq!(s.zxid, 10);
         assert_eq!(read_all(&s), old);
-        assert_eq!(
-            Snapshot::open(&p20).unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
+        assert_eq!(Snapshot::open(&p20).unwrap_err().kind(), io::ErrorKind::InvalidData);
         let err = Snapshot::open(&p30).unwrap_err().to_string();
         assert!(err.contains("offset 20") && err.contains("CRC"), "{err}");
     }
@@ -513,26 +442,17 @@ mod tests {
         let mut extra = good.clone();
         extra.push(0);
         fs::write(&p, &extra).unwrap();
-        assert!(Snapshot::open(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("after the trailer"));
+        assert!(Snapshot::open(&p).unwrap_err().to_string().contains("after the trailer"));
 
         // Trailer claiming zero records, with a matching CRC.
         let mut wrong = good[..good.len() - 24].to_vec();
         wrong.extend_from_slice(&trailer(5, 0));
         fs::write(&p, &wrong).unwrap();
-        assert!(Snapshot::open(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("trailer says 0"));
+        assert!(Snapshot::open(&p).unwrap_err().to_string().contains("trailer says 0"));
 
         let renamed = dir.path().join("snapshot.0000000000000006");
         fs::write(&renamed, &good).unwrap();
-        assert_eq!(
-            Snapshot::open(&renamed).unwrap_err().kind(),
-            io::ErrorKind::InvalidData
-        );
+        assert_eq!(Snapshot::open(&renamed).unwrap_err().kind(), io::ErrorKind::InvalidData);
         assert_eq!(latest_snapshot(dir.path()).unwrap(), None);
     }
 
@@ -543,10 +463,7 @@ mod tests {
             let mut w = SnapshotWriter::create(dir.path(), 9).unwrap();
             w.write_record(b"partial").unwrap();
             let big = vec![0u8; MAX_RECORD_BYTES + 1];
-            assert_eq!(
-                w.write_record(&big).unwrap_err().kind(),
-                io::ErrorKind::InvalidInput
-            );
+            assert_eq!(w.write_record(&big).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         }
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         assert_eq!(latest_snapshot(dir.path()).unwrap(), None);
@@ -564,24 +481,12 @@ mod tests {
         fs::write(dir.path().join("snapshot.0000000000000032"), b"junk").unwrap();
 
         assert_eq!(purge_snapshots(dir.path(), 2).unwrap(), Some(30));
-        let mut left: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut left: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         left.sort();
-        assert_eq!(
-            left,
-            [
-                "snapshot.000000000000001e",
-                "snapshot.0000000000000028",
-                "snapshot.0000000000000032"
-            ]
-        );
+        assert_eq!(left, ["snapshot.000000000000001e", "snapshot.0000000000000028", "snapshot.0000000000000032"]);
         assert_eq!(latest_snapshot(dir.path()).unwrap().unwrap().zxid, 40);
-        assert_eq!(
-            purge_snapshots(dir.path(), 0).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(purge_snapshots(dir.path(), 0).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         let empty = TestDir::new("snap-purge-empty");
         assert_eq!(purge_snapshots(empty.path(), 1).unwrap(), None);
     }

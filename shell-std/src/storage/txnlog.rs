@@ -15,8 +15,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    checked_len, encode_record, valid_record_at, BadRecord, Frame, RecordReader, FORMAT_VERSION,
-    FRAME_HEADER_BYTES, MAX_RECORD_BYTES,
+    checked_len, encode_record, valid_record_at, BadRecord, Frame, RecordReader, FORMAT_VERSION, FRAME_HEADER_BYTES,
+    MAX_RECORD_BYTES,
 };
 use super::{fsync_dir, invalid_data, list_numbered, numbered_name};
 
@@ -41,8 +41,7 @@ const READ_BUFFER_BYTES: usize = 256 * 1024;
 const ZERO_CHECK_CHUNK_BYTES: usize = 64 * 1024;
 
 // A segment must be able to hold a maximal record after its header.
-const _: () =
-    assert!(SEGMENT_BYTES > (LOG_HEADER_BYTES + FRAME_HEADER_BYTES + MAX_RECORD_BYTES) as u64);
+const _: () = assert!(SEGMENT_BYTES > (LOG_HEADER_BYTES + FRAME_HEADER_BYTES + MAX_RECORD_BYTES) as u64);
 
 fn log_header() -> [u8; LOG_HEADER_BYTES] {
     let mut h = [0u8; LOG_HEADER_BYTES];
@@ -117,12 +116,8 @@ impl TxnLog {
     }
 
     /// [`TxnLog::open`] with a custom roll size (tests use small segments).
-    pub fn open_with_segment_bytes(
-        dir: &Path,
-        segment_bytes: u64,
-    ) -> io::Result<(TxnLog, LogRecovery)> {
-        let (log, recovery, _) =
-            TxnLog::open_scan::<io::Error, _>(dir, segment_bytes, u64::MAX, |_, _| Ok(()))?;
+    pub fn open_with_segment_bytes(dir: &Path, segment_bytes: u64) -> io::Result<(TxnLog, LogRecovery)> {
+        let (log, recovery, _) = TxnLog::open_scan::<io::Error, _>(dir, segment_bytes, u64::MAX, |_, _| Ok(()))?;
         Ok((log, recovery))
     }
 
@@ -134,11 +129,7 @@ impl TxnLog {
     /// (an `InvalidData` error), `f` may already have seen the valid records before the
     /// damage: the caller must then discard what it built, as it does for any recovery
     /// error. An error from `f` stops the scan and is returned, with the log left as found.
-    pub fn open_replay<E, F>(
-        dir: &Path,
-        after_zxid: u64,
-        f: F,
-    ) -> Result<(TxnLog, LogRecovery, ReplaySummary), E>
+    pub fn open_replay<E, F>(dir: &Path, after_zxid: u64, f: F) -> Result<(TxnLog, LogRecovery, ReplaySummary), E>
     where
         E: From<io::Error>,
         F: FnMut(u64, &[u8]) -> Result<(), E>,
@@ -156,11 +147,7 @@ impl TxnLog {
         E: From<io::Error>,
         F: FnMut(u64, &[u8]) -> Result<(), E>,
     {
-        let mut deliver = Deliver {
-            after_zxid,
-            f: &mut f,
-            summary: ReplaySummary::default(),
-        };
+        let mut deliver = Deliver { after_zxid, f: &mut f, summary: ReplaySummary::default() };
         fs::create_dir_all(dir)?;
         let segments = list_numbered(dir, LOG_PREFIX)?;
         let mut recovery = LogRecovery::default();
@@ -192,11 +179,7 @@ impl TxnLog {
                     recovery.truncated_bytes += file_len;
                     continue;
                 }
-                SegmentEnd::Torn {
-                    valid_len,
-                    file_len,
-                    reason,
-                } => {
+                SegmentEnd::Torn { valid_len, file_len, reason } => {
                     let dropped = file_len - valid_len;
                     recovery.truncated_bytes += if scan.records == 0 { file_len } else { dropped };
                     if scan.records == 0 {
@@ -307,27 +290,17 @@ impl TxnLog {
         if zxid <= self.appended_zxid {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "zxid {zxid:#x} is not above the last logged zxid {:#x}",
-                    self.appended_zxid
-                ),
+                format!("zxid {zxid:#x} is not above the last logged zxid {:#x}", self.appended_zxid),
             ));
         }
         // Checked before touching `pending`, so a refused record leaves no trace.
         checked_len(payload)?;
-        let roll = (self.current.is_none() && self.pending.is_empty())
-            || self.tail_len >= self.segment_bytes;
+        let roll = (self.current.is_none() && self.pending.is_empty()) || self.tail_len >= self.segment_bytes;
         if roll {
-            self.pending.push(PendingChunk {
-                new_segment: Some(zxid),
-                bytes: Vec::new(),
-            });
+            self.pending.push(PendingChunk { new_segment: Some(zxid), bytes: Vec::new() });
             self.tail_len = LOG_HEADER_BYTES as u64;
         } else if self.pending.is_empty() {
-            self.pending.push(PendingChunk {
-                new_segment: None,
-                bytes: Vec::new(),
-            });
+            self.pending.push(PendingChunk { new_segment: None, bytes: Vec::new() });
         }
         let Some(chunk) = self.pending.last_mut() else {
             return Err(io::Error::other("no pending chunk after push"));
@@ -363,9 +336,7 @@ impl TxnLog {
 
     fn check_usable(&self) -> io::Result<()> {
         if self.failed {
-            return Err(io::Error::other(
-                "txn log unusable after a failed write or fsync; reopen it",
-            ));
+            return Err(io::Error::other("txn log unusable after a failed write or fsync; reopen it"));
         }
         Ok(())
     }
@@ -465,11 +436,7 @@ where
     F: FnMut(u64, &[u8]) -> Result<(), E>,
 {
     let segments = list_numbered(dir, LOG_PREFIX)?;
-    let mut deliver = Deliver {
-        after_zxid,
-        f: &mut f,
-        summary: ReplaySummary::default(),
-    };
+    let mut deliver = Deliver { after_zxid, f: &mut f, summary: ReplaySummary::default() };
     let mut last_zxid = 0u64;
     for (i, (name, path)) in segments.iter().enumerate() {
         // Every zxid in segment i is below the next segment's name.
@@ -535,28 +502,15 @@ fn open_checked(path: &Path) -> io::Result<RecordReader<File>> {
 }
 
 fn bad_header(path: &Path) -> io::Error {
-    invalid_data(format!(
-        "{}: bad segment header (want magic HERDLOG1, version {FORMAT_VERSION})",
-        path.display()
-    ))
+    invalid_data(format!("{}: bad segment header (want magic HERDLOG1, version {FORMAT_VERSION})", path.display()))
 }
 
 fn corrupt(path: &Path, off: u64, reason: impl std::fmt::Display) -> io::Error {
-    invalid_data(format!(
-        "{}: corrupt record at offset {off}: {reason}",
-        path.display()
-    ))
+    invalid_data(format!("{}: corrupt record at offset {off}: {reason}", path.display()))
 }
 
 /// The first record must carry the segment's name, and zxids must increase strictly.
-fn check_order(
-    path: &Path,
-    off: u64,
-    name: u64,
-    first: bool,
-    last: u64,
-    zxid: u64,
-) -> io::Result<()> {
+fn check_order(path: &Path, off: u64, name: u64, first: bool, last: u64, zxid: u64) -> io::Result<()> {
     if first && zxid != name {
         return Err(invalid_data(format!(
             "{}: first record at offset {off} has zxid {zxid:#x}, but the segment is named {name:#x}",
@@ -577,11 +531,7 @@ enum SegmentEnd {
     /// After the last valid record, at `len`.
     Clean { len: u64 },
     /// A torn record at `valid_len`; the file is `file_len` bytes.
-    Torn {
-        valid_len: u64,
-        file_len: u64,
-        reason: BadRecord,
-    },
+    Torn { valid_len: u64, file_len: u64, reason: BadRecord },
     /// The header itself is torn (a prefix of it, then zeros or nothing).
     TornHeader { file_len: u64 },
 }
@@ -625,12 +575,7 @@ where
         return Err(bad_header(path).into());
     }
 
-    let mut scan = SegmentScan {
-        records: 0,
-        first_zxid: 0,
-        last_zxid: after_zxid,
-        end: SegmentEnd::Clean { len: 0 },
-    };
+    let mut scan = SegmentScan { records: 0, first_zxid: 0, last_zxid: after_zxid, end: SegmentEnd::Clean { len: 0 } };
     let mut off = LOG_HEADER_BYTES as u64;
     loop {
         match r.next_record()? {
@@ -679,13 +624,7 @@ fn zeros_from(path: &Path, off: u64) -> io::Result<bool> {
     rest_is_zero(&mut file)
 }
 
-fn classify_tail(
-    path: &Path,
-    off: u64,
-    file_len: u64,
-    last_zxid: u64,
-    reason: BadRecord,
-) -> io::Result<SegmentEnd> {
+fn classify_tail(path: &Path, off: u64, file_len: u64, last_zxid: u64, reason: BadRecord) -> io::Result<SegmentEnd> {
     let record_end = match reason {
         BadRecord::ShortHeader { .. } | BadRecord::ShortPayload { .. } => file_len,
         BadRecord::BadCrc { len } => off + FRAME_HEADER_BYTES as u64 + u64::from(len),
@@ -695,53 +634,31 @@ fn classify_tail(
     if record_end < file_len {
         file.seek(SeekFrom::Start(record_end))?;
         if !rest_is_zero(&mut file)? {
-            return Err(corrupt(
-                path,
-                off,
-                format_args!("{reason}, followed by non-zero bytes"),
-            ));
+            return Err(corrupt(path, off, format_args!("{reason}, followed by non-zero bytes")));
         }
     }
     // Any valid record starting inside the bad one ends within a maximal frame after it.
-    let window_end =
-        file_len.min(record_end.saturating_add((FRAME_HEADER_BYTES + MAX_RECORD_BYTES) as u64));
+    let window_end = file_len.min(record_end.saturating_add((FRAME_HEADER_BYTES + MAX_RECORD_BYTES) as u64));
     let mut window = Vec::new();
     file.seek(SeekFrom::Start(off))?;
-    file.take(window_end.saturating_sub(off))
-        .read_to_end(&mut window)?;
+    file.take(window_end.saturating_sub(off)).read_to_end(&mut window)?;
     let starts = usize::try_from(record_end.min(file_len) - off).unwrap_or(usize::MAX);
     for p in 1..starts.min(window.len()) {
-        if window
-            .get(p..)
-            .is_some_and(|rest| valid_record_at(rest, last_zxid))
-        {
+        if window.get(p..).is_some_and(|rest| valid_record_at(rest, last_zxid)) {
             return Err(corrupt(
                 path,
                 off,
-                format_args!(
-                    "{reason}, but a valid record follows at offset {}",
-                    off + p as u64
-                ),
+                format_args!("{reason}, but a valid record follows at offset {}", off + p as u64),
             ));
         }
     }
-    Ok(SegmentEnd::Torn {
-        valid_len: off,
-        file_len,
-        reason,
-    })
+    Ok(SegmentEnd::Torn { valid_len: off, file_len, reason })
 }
 
 /// True if `present` is a prefix of `expected` followed only by zeros.
 fn is_torn_prefix(present: &[u8], expected: &[u8]) -> bool {
-    let common = present
-        .iter()
-        .zip(expected)
-        .take_while(|(a, b)| a == b)
-        .count();
-    present
-        .get(common..)
-        .is_some_and(|rest| rest.iter().all(|b| *b == 0))
+    let common = present.iter().zip(expected).take_while(|(a, b)| a == b).count();
+    present.get(common..).is_some_and(|rest| rest.iter().all(|b| *b == 0))
 }
 
 /// Reads `r` to its end; true if every byte is zero.
@@ -827,43 +744,21 @@ mod tests {
         let (log, rec) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(
             rec,
-            LogRecovery {
-                first_zxid: 1,
-                last_zxid: 0x1_0000_0001,
-                records: 3,
-                segments: 1,
-                truncated_bytes: 0
-            }
+            LogRecovery { first_zxid: 1, last_zxid: 0x1_0000_0001, records: 3, segments: 1, truncated_bytes: 0 }
         );
         assert_eq!(log.last_zxid(), 0x1_0000_0001);
         let all = replay_all(dir.path(), 0).unwrap();
-        assert_eq!(
-            all,
-            zxids.iter().map(|z| (*z, payload(*z))).collect::<Vec<_>>()
-        );
+        assert_eq!(all, zxids.iter().map(|z| (*z, payload(*z))).collect::<Vec<_>>());
         let after = replay_all(dir.path(), 1).unwrap();
-        assert_eq!(
-            after.iter().map(|(z, _)| *z).collect::<Vec<_>>(),
-            vec![2, 0x1_0000_0001]
-        );
+        assert_eq!(after.iter().map(|(z, _)| *z).collect::<Vec<_>>(), vec![2, 0x1_0000_0001]);
         let summary = replay::<io::Error, _>(dir.path(), 1, |_, _| Ok(())).unwrap();
-        assert_eq!(
-            summary,
-            ReplaySummary {
-                records: 2,
-                first_zxid: 2,
-                last_zxid: 0x1_0000_0001
-            }
-        );
+        assert_eq!(summary, ReplaySummary { records: 2, first_zxid: 2, last_zxid: 0x1_0000_0001 });
 
         // The segment is named after its first zxid and starts with the header.
         let files = segment_files(dir.path());
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].1.file_name().unwrap(), "log.0000000000000001");
-        assert_eq!(
-            &fs::read(&files[0].1).unwrap()[..12],
-            b"HERDLOG1\x01\x00\x00\x00"
-        );
+        assert_eq!(&fs::read(&files[0].1).unwrap()[..12], b"HERDLOG1\x01\x00\x00\x00");
     }
 
     #[test]
@@ -879,11 +774,7 @@ mod tests {
         assert_eq!(log.durable_zxid(), 1);
         assert_eq!(log.sync().unwrap(), 101);
         assert_eq!(log.fsync_count(), 1);
-        assert_eq!(
-            log.sync().unwrap(),
-            101,
-            "an empty sync reports the same point"
-        );
+        assert_eq!(log.sync().unwrap(), 101, "an empty sync reports the same point");
         assert_eq!(log.fsync_count(), 1);
         drop(log);
         assert_eq!(TxnLog::open(dir.path()).unwrap().1.records, 101);
@@ -893,24 +784,12 @@ mod tests {
     fn append_refuses_bad_records_without_side_effects() {
         let dir = TestDir::new("log-refuse");
         let (mut log, _) = TxnLog::open(dir.path()).unwrap();
-        assert_eq!(
-            log.append(0, b"a").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(log.append(0, b"a").unwrap_err().kind(), io::ErrorKind::InvalidInput);
         log.append(5, b"a").unwrap();
-        assert_eq!(
-            log.append(5, b"b").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            log.append(4, b"b").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(log.append(5, b"b").unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(log.append(4, b"b").unwrap_err().kind(), io::ErrorKind::InvalidInput);
         let big = vec![0u8; MAX_RECORD_BYTES + 1];
-        assert_eq!(
-            log.append(6, &big).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        assert_eq!(log.append(6, &big).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         assert_eq!(log.sync().unwrap(), 5);
         drop(log);
         assert_eq!(replay_all(dir.path(), 0).unwrap(), vec![(5, b"a".to_vec())]);
@@ -936,11 +815,7 @@ mod tests {
             log.append(7, b"after").unwrap();
             assert_eq!(log.sync().unwrap(), 7);
             drop(log);
-            let got: Vec<u64> = replay_all(dir.path(), 0)
-                .unwrap()
-                .iter()
-                .map(|(z, _)| *z)
-                .collect();
+            let got: Vec<u64> = replay_all(dir.path(), 0).unwrap().iter().map(|(z, _)| *z).collect();
             assert_eq!(got, vec![1, 2, 7], "cut at {cut}");
         }
     }
@@ -953,12 +828,7 @@ mod tests {
         let len = fs::metadata(&path).unwrap().len();
         // As preallocation leaves it, or a crash where the size reached the disk but no
         // data did: zeros from a record boundary on.
-        OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len + 4096)
-            .unwrap();
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(len + 4096).unwrap();
         let (mut log, rec) = TxnLog::open(dir.path()).unwrap();
         assert_eq!((rec.records, rec.truncated_bytes), (2, 0));
         // Appending continues at the end of the records, inside the zeros.
@@ -1008,32 +878,19 @@ mod tests {
         // Force a second segment by hand: the torn one holds only zxid 0x20.
         let path = raw_segment(dir.path(), 0x20, &[0x20]);
         let len = fs::metadata(&path).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len - 1)
-            .unwrap();
+        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 1).unwrap();
         let (mut log, rec) = TxnLog::open(dir.path()).unwrap();
         assert_eq!((rec.records, rec.last_zxid, rec.segments), (2, 0x10, 1));
         assert!(!path.exists());
         log.append(0x20, b"again").unwrap();
         log.sync().unwrap();
         drop(log);
-        assert_eq!(
-            replay_all(dir.path(), 0x10).unwrap(),
-            vec![(0x20, b"again".to_vec())]
-        );
+        assert_eq!(replay_all(dir.path(), 0x10).unwrap(), vec![(0x20, b"again".to_vec())]);
     }
 
     #[test]
     fn torn_or_empty_last_segment_header_is_removed() {
-        for content in [
-            &b""[..],
-            b"HERD",
-            b"HERDLOG1\x01\x00\x00\x00",
-            b"HERDLO\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
-        ] {
+        for content in [&b""[..], b"HERD", b"HERDLOG1\x01\x00\x00\x00", b"HERDLO\0\0\0\0\0\0\0\0\0\0\0\0\0\0"] {
             let dir = TestDir::new("log-torn-header");
             drop(write_log(dir.path(), [1]));
             let path = dir.path().join("log.0000000000000002");
@@ -1046,11 +903,8 @@ mod tests {
 
     #[test]
     fn bad_header_is_an_error() {
-        for content in [
-            &b"HERDLOG2\x01\x00\x00\x00"[..],
-            b"HERDLOG1\x02\x00\x00\x00",
-            b"HERDLOX\0\0\0\0\0\0\0\0\0\x01",
-        ] {
+        for content in [&b"HERDLOG2\x01\x00\x00\x00"[..], b"HERDLOG1\x02\x00\x00\x00", b"HERDLOX\0\0\0\0\0\0\0\0\0\x01"]
+        {
             let dir = TestDir::new("log-bad-header");
             fs::write(dir.path().join("log.0000000000000002"), content).unwrap();
             let err = TxnLog::open(dir.path()).err().unwrap();
@@ -1071,10 +925,7 @@ mod tests {
         let err = TxnLog::open(dir.path()).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         let msg = err.to_string();
-        assert!(
-            msg.contains(&format!("offset {second}")) && msg.contains("log.0000000000000001"),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("offset {second}")) && msg.contains("log.0000000000000001"), "{msg}");
         assert!(replay_all(dir.path(), 0).is_err());
         // Nothing was truncated.
         assert_eq!(fs::read(&path).unwrap(), bytes);
@@ -1106,10 +957,7 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         let err = TxnLog::open(dir.path()).err().unwrap();
         let msg = err.to_string();
-        assert!(
-            msg.contains(&format!("offset {at}")) && msg.contains("valid record follows"),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("offset {at}")) && msg.contains("valid record follows"), "{msg}");
     }
 
     #[test]
@@ -1118,12 +966,7 @@ mod tests {
         let first = raw_segment(dir.path(), 1, &[1, 2]);
         raw_segment(dir.path(), 3, &[3]);
         let len = fs::metadata(&first).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&first)
-            .unwrap()
-            .set_len(len - 2)
-            .unwrap();
+        OpenOptions::new().write(true).open(&first).unwrap().set_len(len - 2).unwrap();
         let err = TxnLog::open(dir.path()).err().unwrap();
         assert!(err.to_string().contains("log.0000000000000001"), "{err}");
     }
@@ -1165,57 +1008,29 @@ mod tests {
         drop(log);
 
         let files = segment_files(dir.path());
-        assert!(
-            files.len() > 3,
-            "expected several segments, got {}",
-            files.len()
-        );
+        assert!(files.len() > 3, "expected several segments, got {}", files.len());
         for (name, path) in &files {
-            assert!(
-                fs::metadata(path).unwrap().len() < 200 + 64,
-                "segment {name:#x} too large"
-            );
+            assert!(fs::metadata(path).unwrap().len() < 200 + 64, "segment {name:#x} too large");
         }
         let (mut log, rec) = TxnLog::open_with_segment_bytes(dir.path(), 200).unwrap();
-        assert_eq!(
-            (rec.records, rec.last_zxid, rec.segments),
-            (40, 40, files.len())
-        );
-        let after: Vec<u64> = replay_all(dir.path(), 7)
-            .unwrap()
-            .iter()
-            .map(|(z, _)| *z)
-            .collect();
+        assert_eq!((rec.records, rec.last_zxid, rec.segments), (40, 40, files.len()));
+        let after: Vec<u64> = replay_all(dir.path(), 7).unwrap().iter().map(|(z, _)| *z).collect();
         assert_eq!(after, (8..=40).collect::<Vec<_>>());
         // Each segment's first record is its name, so names are exactly the roll points.
         for (name, path) in &files {
             let mut r = open_checked(path).unwrap();
-            let Frame::Record(h, _) = r.next_record().unwrap() else {
-                panic!()
-            };
+            let Frame::Record(h, _) = r.next_record().unwrap() else { panic!() };
             assert_eq!(h.zxid, *name);
         }
 
         let keep_after = 25;
-        let containing = files
-            .iter()
-            .rev()
-            .find(|(n, _)| *n <= keep_after)
-            .unwrap()
-            .0;
+        let containing = files.iter().rev().find(|(n, _)| *n <= keep_after).unwrap().0;
         let removed = log.purge(keep_after).unwrap();
         let left = segment_files(dir.path());
         assert_eq!(removed, files.len() - left.len());
         assert!(removed > 0);
-        assert_eq!(
-            left[0].0, containing,
-            "the segment holding the snapshot zxid is kept"
-        );
-        let after: Vec<u64> = replay_all(dir.path(), keep_after)
-            .unwrap()
-            .iter()
-            .map(|(z, _)| *z)
-            .collect();
+        assert_eq!(left[0].0, containing, "the segment holding the snapshot zxid is kept");
+        let after: Vec<u64> = replay_all(dir.path(), keep_after).unwrap().iter().map(|(z, _)| *z).collect();
         assert_eq!(after, (26..=40).collect::<Vec<_>>());
 
         // Appending after a purge continues, and the log reopens.
@@ -1307,7 +1122,11 @@ mod tests {
         let mut seen = Vec::new();
         let err = TxnLog::open_replay::<io::Error, _>(dir.path(), 0, |z, _| {
             seen.push(z);
-            if z == 2 { Err(io::Error::other("stop")) } else { Ok(()) }
+            if z == 2 {
+                Err(io::Error::other("stop"))
+            } else {
+                Ok(())
+            }
         })
         .err()
         .unwrap();

@@ -36,14 +36,8 @@ impl LogWriter {
     {
         let (tx, rx) = mpsc::channel();
         let dir = log.dir().to_path_buf();
-        let thread = thread::Builder::new()
-            .name("herd-log-writer".into())
-            .spawn(move || run(log, &rx, &on_durable))?;
-        Ok(LogWriterHandle {
-            tx: Some(tx),
-            thread: Some(thread),
-            dir,
-        })
+        let thread = thread::Builder::new().name("herd-log-writer".into()).spawn(move || run(log, &rx, &on_durable))?;
+        Ok(LogWriterHandle { tx: Some(tx), thread: Some(thread), dir })
     }
 }
 
@@ -85,10 +79,7 @@ impl LogWriterHandle {
     /// or its thread panicked.
     pub fn shutdown(mut self) -> io::Result<TxnLog> {
         drop(self.tx.take());
-        let thread = self
-            .thread
-            .take()
-            .ok_or_else(|| io::Error::other("log writer already joined"))?;
+        let thread = self.thread.take().ok_or_else(|| io::Error::other("log writer already joined"))?;
         match thread.join() {
             Ok(Some(log)) => Ok(log),
             Ok(None) => Err(io::Error::other("log writer stopped after an error")),
@@ -98,11 +89,7 @@ impl LogWriterHandle {
 }
 
 /// The thread body; returns the log on a clean shutdown, `None` after an error.
-fn run(
-    mut log: TxnLog,
-    rx: &Receiver<Append>,
-    on_durable: &dyn Fn(io::Result<u64>),
-) -> Option<TxnLog> {
+fn run(mut log: TxnLog, rx: &Receiver<Append>, on_durable: &dyn Fn(io::Result<u64>)) -> Option<TxnLog> {
     loop {
         // All senders gone and nothing queued: everything submitted is already durable.
         let Ok(first) = rx.recv() else {
@@ -154,9 +141,7 @@ mod tests {
     fn recorder() -> (Reports, impl Fn(io::Result<u64>) + Send + 'static) {
         let reports: Reports = Arc::default();
         let sink = Arc::clone(&reports);
-        (reports, move |r: io::Result<u64>| {
-            sink.lock().unwrap().push(r.map_err(|e| e.kind()))
-        })
+        (reports, move |r: io::Result<u64>| sink.lock().unwrap().push(r.map_err(|e| e.kind())))
     }
 
     #[test]
@@ -173,10 +158,7 @@ mod tests {
 
         let reports = reports.lock().unwrap().clone();
         let zxids: Vec<u64> = reports.iter().map(|r| *r.as_ref().unwrap()).collect();
-        assert!(
-            zxids.windows(2).all(|w| w[0] < w[1]),
-            "reports must increase: {zxids:?}"
-        );
+        assert!(zxids.windows(2).all(|w| w[0] < w[1]), "reports must increase: {zxids:?}");
         assert_eq!(zxids.last(), Some(&500));
         // One report per batch, and each batch cost one data fsync plus the directory fsync
         // of the single segment created by the first batch.
