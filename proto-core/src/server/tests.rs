@@ -322,3 +322,48 @@ fn replay_rebuilds_the_same_tree() {
     }
     assert_eq!(t.last_zxid(), s.last_zxid());
 }
+
+mod garbage {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a connection sends — before or after its handshake, valid headers with
+        /// random bodies or pure noise — the server never panics and keeps serving others.
+        #[test]
+        fn random_frames_never_panic(
+            frames in proptest::collection::vec(
+                (any::<i32>(), prop_oneof![Just(1i32), Just(2), Just(4), Just(5), Just(7), Just(8), Just(14),
+                    Just(15), Just(17), Just(18), Just(19), Just(21), Just(22), Just(100), Just(101), Just(103),
+                    Just(104), Just(105), Just(106), any::<i32>()],
+                 proptest::collection::vec(any::<u8>(), 0..64)),
+                1..24),
+            handshake in any::<bool>(),
+        ) {
+            let mut s = server();
+            let mut fx = Recorder::default();
+            let (good, _, _) = connect(&mut s, &mut fx);
+            let bad = s.handle_open(at(0), core::net::IpAddr::V4(core::net::Ipv4Addr::LOCALHOST)).unwrap();
+            if handshake {
+                s.handle_frame(at(0), bad, &connect_frame(0, &[0; 16]), &mut fx);
+            }
+            for (i, (xid, op, body)) in frames.iter().enumerate() {
+                let mut frame = Vec::new();
+                frame.extend_from_slice(&xid.to_be_bytes());
+                frame.extend_from_slice(&op.to_be_bytes());
+                frame.extend_from_slice(body);
+                if i % 5 == 4 {
+                    frame.truncate(body.len() % 9);
+                }
+                s.handle_frame(at(i as u64), bad, &frame, &mut fx);
+                s.handle_timeout(at(i as u64), &mut fx);
+            }
+            fx.out.clear();
+            s.handle_frame(at(100), good, &create(b"/still-serving", b"x"), &mut fx);
+            let Some(Out::Send { frame, .. }) = fx.out.last() else { panic!("no reply: {:?}", fx.out) };
+            prop_assert_eq!(reply_header(frame).err, ErrorCode::Ok);
+        }
+    }
+}
