@@ -26,6 +26,8 @@ cargo build --release -p shell-std
 
 step "Rust unit and property tests"
 cargo test --release --workspace
+# The core once more with debug assertions on: its invariants are checked there.
+cargo test -p proto-core
 
 step "no-std proof: link proto-core and shell-embedded without std or alloc"
 (cd nostd-check && cargo build --release)
