@@ -13,6 +13,7 @@ pub mod election;
 pub mod ids;
 pub mod jute;
 pub mod limits;
+pub mod log;
 pub mod peer;
 pub mod quorum;
 pub mod server;
