@@ -44,12 +44,17 @@ def records_end(path):
     return off
 
 
+def files_dir(server):
+    """herd keeps its files in version-2 under dataDir, as ZooKeeper does."""
+    return server.data_dir / "version-2"
+
+
 def log_segments(server):
-    return sorted(server.data_dir.glob("log.*"))
+    return sorted(files_dir(server).glob("log.*"))
 
 
 def snapshots(server):
-    return sorted(p for p in server.data_dir.glob("snapshot.*") if not p.name.endswith(".tmp"))
+    return sorted(p for p in files_dir(server).glob("snapshot.*") if not p.name.endswith(".tmp"))
 
 
 def test_snapshot_while_serving_then_recover(herd):

@@ -183,6 +183,11 @@ impl<'s> SessionTable<'s> {
         self.slot(r).map_or(0, |s| s.timeout_ms)
     }
 
+    /// When the session expires unless touched again.
+    pub fn expires_at(&self, r: SessionRef) -> Instant {
+        Instant(self.slot(r).map_or(0, |s| s.expires_at))
+    }
+
     /// True once expiry or closeSession has begun: later requests get SessionExpired.
     pub fn is_closing(&self, r: SessionRef) -> bool {
         self.slot(r).map_or(true, |s| s.flags & CLOSING != 0)

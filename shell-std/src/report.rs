@@ -8,7 +8,8 @@ use proto_core::server::{ConnState, Server};
 
 use crate::config::{ConfFacts, Config};
 use crate::fourlw::{
-    self, ConnReport, EnvReport, ExpiryDump, ExpirySet, FourLetterWord, ServerReport, SessionDump, WatchSummary,
+    self, ConnRef, ConnReport, EnvReport, ExpiryDump, ExpirySet, FourLetterWord, ServerReport, SessionDump,
+    WatchSummary,
 };
 use crate::serve::{Clock, Outputs};
 
@@ -53,6 +54,8 @@ pub fn four_letter(
             ConnState::Established(s) => sessions.timeout_ms(s),
             _ => 0,
         };
+        // Established connections wait for reads (OP_READ), as ZooKeeper shows them.
+        r.interest_ops = u32::from(matches!(state, ConnState::Established(_)));
         r.last_cxid = i64::from(stats.last_cxid);
         r.last_zxid = stats.last_zxid;
         r.last_response_ms = now.wall_ms.saturating_sub(now.instant.since(stats.last_response) as i64) as u64;
@@ -72,18 +75,34 @@ pub fn four_letter(
     let watches_by_path: Vec<(String, Vec<u64>)> =
         watches.data_paths().map(|p| (path_string(p), watches.data_watchers_of(p).map(session_of).collect())).collect();
     let mut ephemerals = Vec::new();
+    // Expiry as wall-clock ms, grouped as ZooKeeper's expiry queue groups sessions.
+    let wall_at = |r| {
+        let left = sessions.expires_at(r).since(now.instant);
+        now.wall_ms.max(0) as u64 + left
+    };
     let mut expiry: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     let mut path_buf = vec![0u8; server.limits().packet_bytes_max as usize];
-    for (_, id, timeout) in sessions.iter() {
+    for (r, id, timeout) in sessions.iter() {
         let paths: Vec<String> =
             tree.ephemerals(id).filter_map(|n| tree.write_path(n, &mut path_buf).map(path_string)).collect();
         if !paths.is_empty() {
             ephemerals.push((id.0 as u64, paths));
         }
-        expiry.entry(u64::from(timeout)).or_default().push(id.0 as u64);
+        let _ = timeout;
+        expiry.entry(wall_at(r)).or_default().push(id.0 as u64);
     }
     let total_sessions = sessions.len() as u64;
     let sets = expiry.into_iter().map(|(expire_at_ms, members)| ExpirySet { expire_at_ms, members }).collect();
+    let mut conn_expiry: BTreeMap<u64, Vec<ConnRef>> = BTreeMap::new();
+    for (conn, state, _, _) in server.connections().iter() {
+        let (ConnState::Established(r), Some(c)) = (state, out.conns.get(&conn)) else { continue };
+        conn_expiry.entry(wall_at(r)).or_default().push(ConnRef { remote: c.addr, session_id: session_of(conn) });
+    }
+    let conn_total = conn_expiry.values().map(Vec::len).sum::<usize>() as u64;
+    let connection_expiry = Some(ExpiryDump {
+        sets: conn_expiry.into_iter().map(|(expire_at_ms, members)| ExpirySet { expire_at_ms, members }).collect(),
+        total: conn_total,
+    });
     let mut report = ServerReport {
         version: fourlw::full_version(),
         serving: true,
@@ -104,6 +123,8 @@ pub fn four_letter(
         watches_by_path,
         sessions: SessionDump::Expiry(ExpiryDump { sets, total: total_sessions }),
         ephemerals,
+        connection_expiry,
+        trace_mask: out.trace_mask,
         data_dir_size: dir_size(&config.data_dir),
         log_dir_size: dir_size(&config.data_log_dir),
         environment: EnvReport::gather(),
@@ -127,8 +148,21 @@ pub fn four_letter(
     }
     (g.last_client_response_size, g.min_client_response_size, g.max_client_response_size) = out.reply_sizes;
     g.auth_failed_count = server.stats().auth_failed;
-    report.mntr_extras = herd_metrics(server);
+    report.mntr_extras = counters(server, out);
+    report.mntr_extras.extend(herd_metrics(server));
     fourlw::respond(word, &report, whitelist)
+}
+
+/// Some of the counters ZooKeeper's metrics provider adds to `mntr`.
+fn counters(server: &Server<'static>, out: &Outputs) -> Vec<(String, fourlw::MetricValue)> {
+    use fourlw::MetricValue::Int;
+    vec![
+        ("connection_request_count".into(), Int(out.connections_accepted as i64)),
+        ("bytes_received_count".into(), Int(out.bytes_received as i64)),
+        // Writes are applied as they are validated: nothing waits in a change queue.
+        ("outstanding_changes_queued".into(), Int(0)),
+        ("commit_count".into(), Int(server.stats().txns as i64)),
+    ]
 }
 
 /// herd's own gauges after ZooKeeper's in `mntr`: how full each bounded table is.

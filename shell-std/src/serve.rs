@@ -28,6 +28,12 @@ use crate::report;
 use crate::snapshotter::Snapshotter;
 use crate::storage::{LogWriter, LogWriterHandle};
 
+/// ZooKeeper's default trace mask (client ping, session and request traces), shown by `gtmk`.
+const ZOOKEEPER_DEFAULT_TRACE_MASK: i64 = 306;
+
+/// How long `stmk`'s 8-byte mask may trail the word.
+const STMK_MASK_WAIT: Duration = Duration::from_millis(100);
+
 /// Bytes read from a socket at once.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
@@ -43,8 +49,8 @@ pub enum Event {
     Frame { conn: ConnId, bytes: Vec<u8> },
     /// The socket is gone.
     Closed { conn: ConnId },
-    /// A four-letter word; answer with the text.
-    FourLetter { word: FourLetterWord, addr: SocketAddr, reply: Sender<String> },
+    /// A four-letter word (with `stmk`'s new trace mask); answer with the text.
+    FourLetter { word: FourLetterWord, addr: SocketAddr, mask: Option<i64>, reply: Sender<String> },
     /// The log writer made everything up to this zxid durable, or failed.
     Durable(io::Result<u64>),
     /// A snapshot child process finished.
@@ -116,6 +122,12 @@ pub struct Outputs {
     pub frames_sent: u64,
     /// Four-letter words answered since start (ZooKeeper counts each as a packet each way).
     pub four_letter_words: u64,
+    /// Bytes of client frames received.
+    pub bytes_received: u64,
+    /// Client connections accepted.
+    pub connections_accepted: u64,
+    /// The trace mask `stmk` sets and `gtmk` shows (herd traces nothing by it).
+    pub trace_mask: i64,
 }
 
 impl Outputs {
@@ -204,6 +216,10 @@ pub fn run(config: Config) -> io::Result<()> {
     if config.is_distributed() {
         log::warn!("zoo.cfg lists server.N lines: replication is not built yet; running standalone");
     }
+    // Files live in version-2 under each directory, as ZooKeeper's do.
+    let mut config = config;
+    config.data_dir = config.data_dir.join("version-2");
+    config.data_log_dir = config.data_log_dir.join("version-2");
     let limits = host::limits_from(&config);
     log::info!("limits: {limits:?}");
     std::fs::create_dir_all(&config.data_dir)?;
@@ -271,6 +287,9 @@ async fn core_loop(
         reply_sizes: (-1, -1, -1),
         frames_sent: 0,
         four_letter_words: 0,
+        bytes_received: 0,
+        connections_accepted: 0,
+        trace_mask: ZOOKEEPER_DEFAULT_TRACE_MASK,
     };
     let mut snapshots = Snapshotter::new(PathBuf::from(&config.data_dir), &config);
     let whitelist = config.four_letter_words.clone();
@@ -330,6 +349,7 @@ fn handle_event(
     match ev {
         Event::Open { addr, out: tx, reply } => match server.handle_open(now, addr.ip()) {
             Ok(conn) => {
+                out.connections_accepted += 1;
                 out.conns.insert(conn, ConnOut { tx, held: VecDeque::new(), addr, sent: 0, received: 0 });
                 let _ = reply.try_send(Some(conn));
             }
@@ -342,6 +362,7 @@ fn handle_event(
             if let Some(c) = out.conns.get_mut(&conn) {
                 c.received += 1;
             }
+            out.bytes_received += bytes.len() as u64 + 4;
             server.handle_frame(now, conn, &bytes, out);
         }
         Event::Closed { conn } => {
@@ -349,8 +370,14 @@ fn handle_event(
             out.conns.remove(&conn);
             out.holding.remove(&conn);
         }
-        Event::FourLetter { word, addr, reply } => {
+        Event::FourLetter { word, addr, mask, reply } => {
+            if let Some(mask) = mask.filter(|_| crate::fourlw::whitelisted(word.as_str(), whitelist)) {
+                out.trace_mask = mask;
+            }
             let text = report::four_letter(server, out, config, whitelist, word, addr, clock);
+            if word == FourLetterWord::Srst && crate::fourlw::whitelisted(word.as_str(), whitelist) {
+                out.reply_sizes = (-1, -1, -1);
+            }
             out.four_letter_words += 1;
             let _ = reply.try_send(text);
         }
@@ -383,8 +410,23 @@ async fn connection(
     }
     let first_len = match classify_prefix(prefix, max_packet) {
         Prefix::FourLetter(word) => {
+            // stmk carries the new mask: 8 more bytes sent with the word (ZooKeeper reads only
+            // what has arrived), or the connection is closed with no answer.
+            let mut mask = None;
+            if word == FourLetterWord::Stmk {
+                let mut bytes = [0u8; 8];
+                let read = async { reader.read_exact(&mut bytes).await.is_ok() };
+                let late = async {
+                    smol::Timer::after(STMK_MASK_WAIT).await;
+                    false
+                };
+                if !read.or(late).await {
+                    return;
+                }
+                mask = Some(i64::from_be_bytes(bytes));
+            }
             let (tx, rx) = channel::bounded(1);
-            if ev.send(Event::FourLetter { word, addr: peer, reply: tx }).await.is_err() {
+            if ev.send(Event::FourLetter { word, addr: peer, mask, reply: tx }).await.is_err() {
                 return;
             }
             if let Ok(text) = rx.recv().await {

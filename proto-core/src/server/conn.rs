@@ -8,8 +8,9 @@ use crate::ids::ConnId;
 use crate::session::SessionRef;
 use crate::time::Instant;
 
-/// Most ids one connection can hold (its `ip` id plus what `addauth` adds).
-pub const AUTH_IDS_PER_CONNECTION_MAX: usize = 4;
+/// Most ids one connection can hold (its `ip` id plus what `addauth` adds). ZooKeeper has no
+/// bound; each id is held inline (about 260 bytes), so this sizes every connection slot.
+pub const AUTH_IDS_PER_CONNECTION_MAX: usize = 16;
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

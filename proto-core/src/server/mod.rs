@@ -529,8 +529,19 @@ impl<'s> Server<'s> {
             passwd: &password,
             read_only,
         };
+        self.note_session_op(now, conn);
         fx.note(Note::SessionEstablished { conn, session: req.session_id, timeout_ms });
         self.out.connect_response(fx, conn, &resp, last);
+    }
+
+    /// `cons` shows the handshake as the connection's last op, as ZooKeeper does.
+    fn note_session_op(&mut self, now: Now, conn: ConnId) {
+        let last_zxid = self.db.last_zxid.as_wire();
+        if let Some(s) = self.conns.stats_mut(conn) {
+            s.last_op = "SESS";
+            s.last_zxid = last_zxid;
+            s.last_response = now.instant;
+        }
     }
 
     /// The password of a new session: SHA-1 of the server's secret and the id, cut to 16
@@ -579,6 +590,7 @@ impl<'s> Server<'s> {
             passwd: &password,
             read_only,
         };
+        self.note_session_op(now, conn);
         fx.note(Note::SessionEstablished { conn, session: id, timeout_ms });
         self.out.connect_response(fx, conn, &resp, self.db.last_zxid);
     }
@@ -708,7 +720,12 @@ impl<'s> Server<'s> {
             s.last_cxid = xid.0;
             s.last_response = now.instant;
         }
-        if let Err(fail) = self.dispatch(now, conn, session, xid, req, fx) {
+        let outcome = self.dispatch(now, conn, session, xid, req, fx);
+        let last_zxid = self.db.last_zxid.as_wire();
+        if let Some(s) = self.conns.stats_mut(conn) {
+            s.last_zxid = last_zxid;
+        }
+        if let Err(fail) = outcome {
             let code = match fail {
                 Fail::Code(c) => c,
                 Fail::Limit(what) => {
@@ -795,7 +812,8 @@ impl<'s> Server<'s> {
                 self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &IntResponse { value: n }, last);
             }
             Request::GetEphemerals(q) => {
-                let prefix = match q.prefix_path {
+                // ZooKeeper trims the prefix; empty or "/" means every ephemeral.
+                let prefix = match q.prefix_path.map(<[u8]>::trim_ascii) {
                     None | Some(b"") | Some(b"/") => &b""[..],
                     Some(p) => p,
                 };
@@ -815,7 +833,8 @@ impl<'s> Server<'s> {
                 let recursive = match q.mode {
                     AddWatchMode::Persistent => false,
                     AddWatchMode::PersistentRecursive => true,
-                    AddWatchMode::Unknown(_) => return Err(ErrorCode::BadArguments.into()),
+                    // ZooKeeper fails to map the mode: MarshallingError.
+                    AddWatchMode::Unknown(_) => return Err(ErrorCode::MarshallingError.into()),
                 };
                 self.watch_room(2)?;
                 self.watches
@@ -825,7 +844,7 @@ impl<'s> Server<'s> {
             }
             Request::CheckWatches(q) | Request::RemoveWatches(q) => {
                 let remove = matches!(req, Request::RemoveWatches(_));
-                let which = WatcherType::from_code(q.watcher_type.code()).ok_or(ErrorCode::BadArguments)?;
+                let which = WatcherType::from_code(q.watcher_type.code()).ok_or(ErrorCode::MarshallingError)?;
                 let found =
                     if remove { self.watches.remove(conn, q.path, which) } else { self.watches.check(q.path, which) };
                 if !found {

@@ -244,9 +244,6 @@ impl<'t, 's, 'b> Prep<'t, 's, 'b> {
     ) -> Result<TxnOp<'x>, ErrorCode> {
         // 1. flags → mode.
         let mode = CreateMode::from_flag(args.flags).ok_or(ErrorCode::BadArguments)?;
-        if args.opcode == OpCode::CreateContainer && !mode.is_container() {
-            return Err(ErrorCode::BadArguments);
-        }
         // 2. TTL rules (EphemeralType.validateTTL).
         if mode.is_ttl() {
             if !self.extended_types {
@@ -296,10 +293,12 @@ impl<'t, 's, 'b> Prep<'t, 's, 'b> {
                 .take_create(name_len, args.data.map_or(0, <[u8]>::len), new_acl)
                 .map_err(|_| ErrorCode::QuotaExceeded)?;
         }
-        let kind = if mode.is_ephemeral() {
-            CreateKind::Ephemeral
-        } else if args.opcode == OpCode::CreateContainer {
+        // createContainer makes a container whatever the flags say (ZooKeeper writes a
+        // CreateContainerTxn); only their sequential bit counts.
+        let kind = if args.opcode == OpCode::CreateContainer {
             CreateKind::Container
+        } else if mode.is_ephemeral() {
+            CreateKind::Ephemeral
         } else if mode.is_ttl() {
             CreateKind::Ttl(args.ttl as u64)
         } else {
