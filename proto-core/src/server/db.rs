@@ -2,6 +2,7 @@
 //! [`Db::apply`]. Live writes and log replay both go through it, so recovery rebuilds exactly
 //! the state clients saw.
 
+use super::quota::QuotaDir;
 use crate::ids::SessionId;
 use crate::session::{SessionTable, SessionsFull};
 use crate::time::Instant;
@@ -20,6 +21,8 @@ pub struct Db<'s> {
     pub last_zxid: Zxid,
     /// Room to spell a node's full path for watch events of session-close deletions.
     path_buf: &'s mut [u8],
+    /// Where quota statistics live, kept up to date by every create, delete and setData.
+    quota: QuotaDir,
 }
 
 /// Why a txn could not be applied. Live writes are validated first, so for them only the
@@ -76,7 +79,8 @@ impl EventSink for NoEvents {
 impl<'s> Db<'s> {
     /// Wraps the tables; `path_buf` must hold the longest path (`packet_bytes_max`).
     pub fn new(tree: Tree<'s>, sessions: SessionTable<'s>, path_buf: &'s mut [u8]) -> Self {
-        Db { tree, sessions, last_zxid: Zxid::ZERO, path_buf }
+        let quota = QuotaDir::new(&tree);
+        Db { tree, sessions, last_zxid: Zxid::ZERO, path_buf, quota }
     }
 
     /// Applies one txn, reporting the watch events it triggers. On error nothing of the txn
@@ -102,7 +106,7 @@ impl<'s> Db<'s> {
     }
 
     fn apply_op(&mut self, txn: &Txn<'_>, op: &TxnOp<'_>, events: &mut impl EventSink) -> Result<(), ApplyError> {
-        let tree = &mut self.tree;
+        let Db { tree, quota, .. } = self;
         match *op {
             TxnOp::Create { path, data, acl, kind } => {
                 let (parent_path, name) = split_parent(path).ok_or(ApplyError::NoNode)?;
@@ -115,17 +119,21 @@ impl<'s> Db<'s> {
                 };
                 let node = tree.create(parent, name, data, acl, kind, txn.zxid, txn.time_ms)?;
                 events.applied(tree.stat(node));
+                // After the Stat is taken: a new stats node reports the data it was created with.
+                quota.created(tree, node, path, data.map_or(0, <[u8]>::len));
                 events.event(path, WatchEvent::NodeCreated, acl);
                 events.event(parent_path, WatchEvent::NodeChildrenChanged, tree.node_acl(parent));
             }
             TxnOp::Delete { path } => {
                 let node = tree.lookup(path).ok_or(ApplyError::NoNode)?;
-                delete_node(tree, node, path, txn.zxid, events)?;
+                delete_node(tree, quota, node, path, txn.zxid, events)?;
             }
             TxnOp::SetData { path, data } => {
                 let node = tree.lookup(path).ok_or(ApplyError::NoNode)?;
+                let old_len = tree.data(node).map_or(0, <[u8]>::len);
                 let stat = tree.set_data(node, data, txn.zxid, txn.time_ms)?;
                 events.applied(stat);
+                quota.data_changed(tree, path, old_len, data.map_or(0, <[u8]>::len));
                 events.event(path, WatchEvent::NodeDataChanged, tree.node_acl(node));
             }
             TxnOp::SetAcl { path, acl } => {
@@ -145,7 +153,7 @@ impl<'s> Db<'s> {
             let Some(path) = self.tree.write_path(node, self.path_buf) else {
                 return Err(ApplyError::Tree(TreeError::TooLarge));
             };
-            delete_node(&mut self.tree, node, path, txn.zxid, events)?;
+            delete_node(&mut self.tree, &mut self.quota, node, path, txn.zxid, events)?;
         }
         if let Some(r) = self.sessions.find(txn.session) {
             self.sessions.remove(r);
@@ -159,10 +167,11 @@ impl<'s> Db<'s> {
     }
 }
 
-/// Deletes `node` (at `path`) and reports NodeDeleted on it and NodeChildrenChanged on its
-/// parent, each judged by the ACL the node had.
+/// Deletes `node` (at `path`), charges its quota, and reports NodeDeleted on it and
+/// NodeChildrenChanged on its parent, each judged by the ACL the node had.
 fn delete_node(
     tree: &mut Tree<'_>,
+    quota: &mut QuotaDir,
     node: crate::tree::NodeId,
     path: &[u8],
     zxid: Zxid,
@@ -170,7 +179,9 @@ fn delete_node(
 ) -> Result<(), ApplyError> {
     let parent = tree.parent(node).ok_or(ApplyError::Tree(TreeError::IsRoot))?;
     events.event(path, WatchEvent::NodeDeleted, tree.node_acl(node));
+    let data_len = tree.data(node).map_or(0, <[u8]>::len);
     tree.delete(node, zxid)?;
+    quota.deleted(tree, path, data_len);
     let parent_path = split_parent(path).map_or(&b"/"[..], |(p, _)| p);
     events.event(parent_path, WatchEvent::NodeChildrenChanged, tree.node_acl(parent));
     Ok(())

@@ -21,6 +21,7 @@
 pub mod conn;
 pub mod db;
 pub mod prep;
+mod quota;
 mod reply;
 pub mod snapshot;
 #[cfg(test)]

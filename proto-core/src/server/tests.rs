@@ -367,3 +367,59 @@ mod garbage {
         }
     }
 }
+
+mod quota {
+    use super::*;
+
+    struct Log(Vec<Vec<u8>>);
+    impl Effects for Log {
+        fn send(&mut self, _: ConnId, _: &[u8], _: Zxid) {}
+        fn close(&mut self, _: ConnId, _: Zxid) {}
+        fn append(&mut self, _: Zxid, record: &[u8]) {
+            self.0.push(record.to_vec());
+        }
+        fn note(&mut self, _: Note<'_>) {}
+    }
+
+    const STATS: &[u8] = b"/zookeeper/quota/p/zookeeper_stats";
+
+    /// zkCli's setquota as client requests, then writes under the quota: the stats node is
+    /// kept by the server (no record of its own) and replay rebuilds it exactly.
+    #[test]
+    fn stats_are_kept_without_records_and_replay_rebuilds_them() {
+        let mut s = server();
+        let mut log = Log(Vec::new());
+        let (a, _, _) = {
+            let mut fx = Recorder::default();
+            connect(&mut s, &mut fx)
+        };
+        let limits = b"count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1";
+        for (path, data) in [
+            (&b"/p"[..], &b""[..]),
+            (b"/zookeeper/quota/p", b""),
+            (b"/zookeeper/quota/p/zookeeper_limits", limits),
+            (STATS, b"count=0,bytes=0"),
+            (b"/p/a", b"x"),
+            (b"/p/b", b"yy"),
+        ] {
+            s.handle_frame(at(1), a, &create(path, data), &mut log);
+        }
+        let set = SetDataRequest { path: b"/p/b", data: Some(b"yyyy"), version: Version::ANY };
+        s.handle_frame(at(2), a, &request(2, OpCode::SetData, &set), &mut log);
+        let del = crate::jute::DeleteRequest { path: b"/p/a", version: Version::ANY };
+        s.handle_frame(at(3), a, &request(3, OpCode::Delete, &del), &mut log);
+        // One record per client write (plus the session's), none for the stats updates.
+        assert_eq!(log.0.len(), 1 + 6 + 2);
+        let id = s.tree().lookup(STATS).unwrap();
+        assert_eq!(s.tree().data(id), Some(&b"count=2,bytes=4"[..]));
+        assert_eq!(s.tree().stat(id).version, 0);
+
+        let mut t = server();
+        for rec in &log.0 {
+            t.replay(at(10), rec).unwrap();
+        }
+        let replayed = t.tree().lookup(STATS).unwrap();
+        assert_eq!(t.tree().data(replayed), s.tree().data(id));
+        assert_eq!(t.tree().stat(replayed), s.tree().stat(id));
+    }
+}
