@@ -991,8 +991,6 @@ def test_mntr_after_srst(request, server, zk):
 def test_quota_stats_are_maintained(request, server, zk, root):
     """zkCli setquota writes zookeeper_limits; the server keeps zookeeper_stats (count = nodes in
     the subtree including its root, bytes = their data) up to date."""
-    herd_differs(request, server, "the zookeeper_stats node of a quota is never updated "
-                 "(stays 'count=0,bytes=0'); ZooKeeper maintains count/bytes of the subtree")
     require_file(ZKCLI, "zkCli.sh")
     env = dict(os.environ, JVMFLAGS="-Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1")
     p = subprocess.run([ZKCLI, "-server", server.hosts, "setquota", "-n", "5", root],
@@ -1005,3 +1003,31 @@ def test_quota_stats_are_maintained(request, server, zk, root):
     zk.set(f"{root}/b", b"yyyy")
     zk.delete(f"{root}/a")
     assert zk.get(stats)[0] == b"count=2,bytes=4"
+
+
+def test_quota_stats_edge_rules(server, zk, root):
+    """Quota nodes made by hand: a stats node is counted when it is created, each change is
+    charged to the longest quota'd prefix, the stats text is rewritten in place (version and
+    mzxid stay) in StatsTrack's form, and deleting a limits node ends that quota."""
+    q = f"/zookeeper/quota{root}"
+    zk.create(f"{root}/c", b"abc")
+    zk.create(f"{root}/c/d", b"de")
+    zk.create(f"{q}/c", makepath=True)
+    zk.create(f"{q}/zookeeper_limits", b"count=5")
+    zk.create(f"{q}/zookeeper_stats", b"count=0,bytes=0")
+    zk.create(f"{q}/c/zookeeper_limits", b"count=5")
+    zk.create(f"{q}/c/zookeeper_stats", b"junk")
+    assert zk.get(f"{q}/zookeeper_stats")[0] == b"count=3,bytes=5"
+    assert zk.get(f"{q}/c/zookeeper_stats")[0] == b"count=2,bytes=5"
+    zk.create(f"{root}/c/e", b"x")
+    zk.create(f"{root}/f", b"yy")
+    assert zk.get(f"{q}/zookeeper_stats")[0] == b"count=4,bytes=7"
+    data, st = zk.get(f"{q}/c/zookeeper_stats")
+    assert data == b"count=3,bytes=6"
+    assert (st.version, st.mzxid, st.data_length) == (0, st.czxid, len(data))
+    zk.delete(f"{q}/c/zookeeper_limits")
+    zk.set(f"{root}/c/e", b"xxxx")
+    assert zk.get(f"{q}/zookeeper_stats")[0] == b"count=4,bytes=10"
+    zk.set(f"{q}/zookeeper_stats", b"bytes=1;zz=2;count=1;aa=3")
+    zk.delete(f"{root}/f")
+    assert zk.get(f"{q}/zookeeper_stats")[0] == b"count=0,bytes=-1=;aa=3;zz=2"

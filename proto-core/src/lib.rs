@@ -23,6 +23,7 @@ pub mod time;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod zab;
 pub mod zxid;
 
 pub use ids::{ConnId, SessionId, Version, Xid};

@@ -271,8 +271,13 @@ impl<Q: QuorumVerifier> Election<Q> {
 
         // Receive side (the receive worker), before any tally.
         if !self.quorum.is_voter(from) {
-            // §12.3.7: a non-voter is answered with my current vote and never counted.
-            self.answer(from);
+            // §12.3.7: a non-voter is answered with my current vote and never counted. Only a
+            // LOOKING one, though: answering an observer that has decided (and that answers
+            // every LOOKING voter) would bounce notifications between us for as long as I
+            // stay LOOKING — the simulator found that storm.
+            if n.state == ServerState::Looking {
+                self.answer(from);
+            }
             return Ok(());
         }
         if !matches!(self.phase, Phase::Looking(_)) {

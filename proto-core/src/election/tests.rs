@@ -197,7 +197,8 @@ fn decided_server_answers_looking_servers_only() {
     e.handle_notification(Instant(300), ServerId(3), Notification { state: ServerState::Leading, ..following })
         .unwrap();
     assert_eq!(drain(&mut e), [Transmit { to: Dest::Server(ServerId(1)), notification: following }]);
-    // ZAB moved to epoch 2: answers say so.
+    // ZAB moved to epoch 2: answers say so. A LOOKING observer is answered; one that has
+    // decided is not (answering it would bounce notifications between us).
     e.update_vote_epoch(2);
     e.handle_notification(
         Instant(400),
@@ -205,6 +206,8 @@ fn decided_server_answers_looking_servers_only() {
         Notification { state: ServerState::Observing, ..looking(4, 0, 0, 0) },
     )
     .unwrap();
+    assert_eq!(drain(&mut e), []);
+    e.handle_notification(Instant(400), ServerId(4), looking(4, 0, 0, 0)).unwrap();
     assert_eq!(
         drain(&mut e),
         [Transmit { to: Dest::Server(ServerId(4)), notification: Notification { peer_epoch: 2, ..following } }]
