@@ -361,12 +361,35 @@ impl<const N: usize> AuthIds<N> {
 /// where `user` is everything before the first `:` (the whole input if there is none) and
 /// the hash covers the whole input.
 pub fn digest(user_password: &[u8]) -> Result<AuthId, AuthError> {
-    let user = user_password.split(|&b| b == b':').next().unwrap_or(user_password);
-    let hash = Sha1::digest(user_password);
+    // ZooKeeper decodes the credential as a Java string first: every malformed UTF-8
+    // sequence becomes U+FFFD, and the digest covers the re-encoded text.
+    const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+    let mut hasher = Sha1::new();
+    let mut id = AuthId::new(Scheme::Digest, b"")?;
+    let mut in_user = true;
+    for chunk in user_password.utf8_chunks() {
+        let valid = chunk.valid().as_bytes();
+        hasher.update(valid);
+        if in_user {
+            match valid.iter().position(|&b| b == b':') {
+                Some(colon) => {
+                    id.push(valid.get(..colon).unwrap_or(&[]))?;
+                    in_user = false;
+                }
+                None => id.push(valid)?,
+            }
+        }
+        if !chunk.invalid().is_empty() {
+            hasher.update(REPLACEMENT);
+            if in_user {
+                id.push(REPLACEMENT)?;
+            }
+        }
+    }
+    let hash = hasher.finalize();
     let mut b64 = [0u8; DIGEST_B64_BYTES];
     let written =
         base64::engine::general_purpose::STANDARD.encode_slice(hash, &mut b64).map_err(|_| AuthError::IdTooLong)?;
-    let mut id = AuthId::new(Scheme::Digest, user)?;
     id.push(b":")?;
     id.push(b64.get(..written).unwrap_or(&[]))?;
     Ok(id)
