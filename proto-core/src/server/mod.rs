@@ -326,6 +326,26 @@ fn op_abbrev(op: OpCode) -> &'static str {
     }
 }
 
+/// [`commit_split`] over `self`'s fields, borrowed one by one so that the txn op may borrow
+/// the scratch buffers (path, ACL, multi) at the same time.
+macro_rules! commit {
+    ($server:ident, $now:expr, $session:expr, $op:expr, $fx:expr, $stats:expr) => {
+        commit_split(
+            &mut $server.db,
+            &mut $server.watches,
+            &mut $server.conns,
+            &mut $server.out,
+            $server.txn_buf,
+            &mut $server.stats,
+            $now,
+            $session,
+            $op,
+            $fx,
+            $stats,
+        )
+    };
+}
+
 impl<'s> Server<'s> {
     /// Builds a server over `storage` (every table empty, zeroed where documented).
     pub fn new(storage: ServerStorage<'s>, limits: Limits, cfg: ServerConfig, now: Now) -> Result<Self, InitError> {
@@ -600,19 +620,7 @@ impl<'s> Server<'s> {
 
     /// Logs and applies one txn, firing its watch events.
     fn commit<F: Effects>(&mut self, now: Now, session: SessionId, op: TxnOp<'_>, fx: &mut F) -> Result<Zxid, Fail> {
-        commit_split(
-            &mut self.db,
-            &mut self.watches,
-            &mut self.conns,
-            &mut self.out,
-            self.txn_buf,
-            &mut self.stats,
-            now,
-            session,
-            op,
-            fx,
-            None,
-        )
+        commit!(self, now, session, op, fx, None)
     }
 
     fn close_session<F: Effects>(&mut self, now: Now, id: SessionId, reply: Option<(ConnId, Xid)>, fx: &mut F) {
@@ -664,16 +672,7 @@ impl<'s> Server<'s> {
             for &id in due.iter() {
                 let Some(path) = self.db.tree.write_path(id, self.path_buf) else { continue };
                 let path: &[u8] = path;
-                let op = TxnOp::Delete { path };
-                let (db, w, c, o, t, st) = (
-                    &mut self.db,
-                    &mut self.watches,
-                    &mut self.conns,
-                    &mut self.out,
-                    &mut *self.txn_buf,
-                    &mut self.stats,
-                );
-                if commit_split(db, w, c, o, t, st, now, SessionId(0), op, fx, None).is_err() {
+                if commit!(self, now, SessionId(0), TxnOp::Delete { path }, fx, None).is_err() {
                     return;
                 }
                 reaped += 1;
@@ -921,19 +920,7 @@ impl<'s> Server<'s> {
                     budget: None,
                 };
                 let op = prep.set_acl(s.path, &s.acl, s.version, acl_buf)?;
-                let zxid = commit_split(
-                    &mut self.db,
-                    &mut self.watches,
-                    &mut self.conns,
-                    &mut self.out,
-                    self.txn_buf,
-                    &mut self.stats,
-                    now,
-                    session,
-                    op,
-                    fx,
-                    None,
-                )?;
+                let zxid = commit!(self, now, session, op, fx, None)?;
                 let stat = self.db.tree.lookup(s.path).map(|id| self.db.tree.stat(id)).unwrap_or_default();
                 self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &jute::StatResponse { stat }, zxid);
             }
@@ -1077,19 +1064,7 @@ impl<'s> Server<'s> {
         };
         let op = prep.create(args, self.path_buf, self.acl_buf)?;
         let TxnOp::Create { path, .. } = op else { return Err(ErrorCode::SystemError.into()) };
-        let zxid = commit_split(
-            &mut self.db,
-            &mut self.watches,
-            &mut self.conns,
-            &mut self.out,
-            self.txn_buf,
-            &mut self.stats,
-            now,
-            session,
-            op,
-            fx,
-            None,
-        )?;
+        let zxid = commit!(self, now, session, op, fx, None)?;
         if args.opcode == OpCode::Create {
             self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &jute::PathRecord { path }, zxid);
         } else {
@@ -1183,19 +1158,7 @@ impl<'s> Server<'s> {
         }
         let op = TxnOp::Multi { count, ops: &self.multi_buf[..packed] };
         let mut stats = OpStats::new();
-        let zxid = commit_split(
-            &mut self.db,
-            &mut self.watches,
-            &mut self.conns,
-            &mut self.out,
-            self.txn_buf,
-            &mut self.stats,
-            now,
-            session,
-            op,
-            fx,
-            Some(&mut stats),
-        )?;
+        let zxid = commit!(self, now, session, op, fx, Some(&mut stats))?;
         // Results: walk the request beside the packed txn ops (final paths) and the Stats
         // each create and setData had right after it ran.
         let mut packed_ops = crate::txn::multi_ops(count, &self.multi_buf[..packed]);

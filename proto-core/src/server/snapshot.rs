@@ -282,67 +282,9 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::limits::Limits;
-    use crate::server::{ConnSlot, ServerConfig, ServerStorage};
-    use crate::session::SessionSlot;
-    use crate::time::Instant;
-    use crate::tree::{AclSlot, Node, SessionSlot as EphemeralSlot, TreeStorage, OPEN_ACL_UNSAFE};
-    use crate::watch::WatchSlot;
+    use crate::tree::OPEN_ACL_UNSAFE;
 
-    const LIMITS: Limits = Limits {
-        znodes_max: 64,
-        data_bytes_max: 1 << 16,
-        sessions_max: 8,
-        watches_max: 64,
-        acl_lists_max: 8,
-        connections_max: 8,
-        connections_per_ip_max: 0,
-        packet_bytes_max: 4096,
-        auth_ids_per_connection_max: 4,
-    };
-
-    fn at(ms: u64) -> Now {
-        Now { instant: Instant(ms), wall_ms: 1_700_000_000_000 + ms as i64 }
-    }
-
-    /// A fresh server over leaked test storage.
-    fn server() -> Server<'static> {
-        let s = ServerStorage::sizes(&LIMITS);
-        let leak_u8 = |n: usize| -> &'static mut [u8] { vec![0u8; n].leak() };
-        let storage = ServerStorage {
-            tree: TreeStorage {
-                nodes: vec![Node::EMPTY; s.nodes].leak(),
-                index: vec![0u32; s.node_index].leak(),
-                bytes: leak_u8(s.node_bytes),
-                acls: vec![AclSlot::EMPTY; s.acls].leak(),
-                sessions: vec![EphemeralSlot::EMPTY; s.ephemeral_sessions].leak(),
-            },
-            sessions: vec![SessionSlot::EMPTY; s.sessions].leak(),
-            session_index: vec![0u32; s.session_index].leak(),
-            watch_slots: vec![WatchSlot::EMPTY; s.watch_slots].leak(),
-            watch_index: vec![0u32; s.watch_index].leak(),
-            watch_bytes: leak_u8(s.watch_bytes),
-            conns: vec![ConnSlot::EMPTY; s.conns].leak(),
-            out: leak_u8(s.scratch),
-            txn: leak_u8(s.scratch * 2),
-            multi: leak_u8(s.scratch * 2),
-            overlay: leak_u8(s.scratch * 2),
-            path: leak_u8(s.scratch),
-            acl: leak_u8(s.scratch),
-            event_path: leak_u8(s.scratch),
-        };
-        let cfg = ServerConfig {
-            server_id: 1,
-            tick_ms: 2000,
-            min_session_timeout_ms: 4000,
-            max_session_timeout_ms: 40000,
-            extended_types: true,
-            super_digest: None,
-            container_check_interval_ms: 60_000,
-            password_secret: [7; 16],
-        };
-        Server::new(storage, LIMITS, cfg, at(0)).unwrap()
-    }
+    use crate::server::tests::{at, server};
 
     fn encode(rec: &SnapshotRecord<'_>) -> Vec<u8> {
         let mut buf = [0u8; 1024];

@@ -63,8 +63,8 @@ fn config() -> ServerConfig {
     }
 }
 
-/// Runs `f` with a fresh server over leaked test storage.
-fn server() -> Server<'static> {
+/// A fresh server over leaked test storage (also used by the snapshot tests).
+pub(super) fn server() -> Server<'static> {
     let s = ServerStorage::sizes(&LIMITS);
     let leak_u8 = |n: usize| -> &'static mut [u8] { vec![0u8; n].leak() };
     let storage = ServerStorage {
@@ -92,7 +92,7 @@ fn server() -> Server<'static> {
     Server::new(storage, LIMITS, config(), at(0)).unwrap()
 }
 
-fn at(ms: u64) -> Now {
+pub(super) fn at(ms: u64) -> Now {
     Now { instant: Instant(ms), wall_ms: 1_700_000_000_000 + ms as i64 }
 }
 
