@@ -908,12 +908,14 @@ def test_stmk_without_full_mask_closes_silently(request, server, data):
 
 
 def test_hash_word(request, server, zk, root):
-    herd_differs(request, server, "`hash` closes without output; ZooKeeper (digest enabled by "
-                 "default) answers '<zxid>: <digest>' lines")
     zk.create(f"{root}/h")
     text = server.four_letter("hash")
     lines = text.splitlines()
-    assert lines and all(re.fullmatch(r"\d+: \d+", l) for l in lines), text
+    # "<zxid in hex>: <digest in decimal>" per logged digest. ZooKeeper logs digests only at
+    # intervals, so its list may still be empty; herd answers the current digest.
+    assert all(re.fullmatch(r"[0-9a-f]+: \d+", l) for l in lines), text
+    if server.target == "herd":
+        assert lines, text
 
 
 def test_dump_expiry_times_are_current(request, server, wire):

@@ -148,9 +148,51 @@ pub fn four_letter(
     }
     (g.last_client_response_size, g.min_client_response_size, g.max_client_response_size) = out.reply_sizes;
     g.auth_failed_count = server.stats().auth_failed;
+    if word == FourLetterWord::Hash {
+        report.digests = vec![(server.last_zxid().0, tree_digest(server))];
+    }
     report.mntr_extras = counters(server, out);
     report.mntr_extras.extend(herd_metrics(server));
     fourlw::respond(word, &report, whitelist)
+}
+
+/// ZooKeeper's tree digest (`DigestCalculator`): the sum over znodes of a CRC-32 of the path
+/// ("" for the root), the data and the persisted Stat fields; nodes under `/zookeeper/` are
+/// left out. Computed on demand for `hash`, which is rare and administrative.
+fn tree_digest(server: &Server<'static>) -> u64 {
+    let tree = server.tree();
+    let mut path_buf = vec![0u8; server.limits().packet_bytes_max as usize];
+    let mut sum = 0u64;
+    for node in tree.preorder() {
+        let Some(path) = tree.write_path(node, &mut path_buf) else { continue };
+        if path.starts_with(b"/zookeeper/") {
+            continue;
+        }
+        let st = tree.stat_persisted(node);
+        let mut fields = [0u8; 60];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            fields[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&(st.czxid.0 as i64).to_be_bytes());
+        put(&(st.mzxid.0 as i64).to_be_bytes());
+        put(&(st.pzxid.0 as i64).to_be_bytes());
+        put(&st.ctime.to_be_bytes());
+        put(&st.mtime.to_be_bytes());
+        put(&st.version.to_be_bytes());
+        put(&st.cversion.to_be_bytes());
+        put(&st.aversion.to_be_bytes());
+        put(&st.ephemeral_owner.to_be_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(if path == b"/" { b"" } else { path });
+        if let Some(data) = tree.data(node) {
+            crc.update(data);
+        }
+        crc.update(&fields);
+        sum = sum.wrapping_add(u64::from(crc.finalize()));
+    }
+    sum
 }
 
 /// Some of the counters ZooKeeper's metrics provider adds to `mntr`.
