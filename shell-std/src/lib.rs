@@ -5,6 +5,7 @@ pub mod config;
 pub mod fourlw;
 pub mod host;
 pub mod memory;
+pub mod peers;
 pub mod recovery;
 pub mod report;
 pub mod serve;
