@@ -69,18 +69,22 @@ impl BitOr for Perms {
 }
 
 /// The authentication schemes herd knows, by their ZooKeeper names.
+///
+/// `repr(u8)` with `World` = 0 keeps an all-zero [`AuthId`] a valid value, so connection
+/// tables can live in zeroed, lazily-mapped memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Scheme {
     /// `world:anyone`, matching every connection (ACL side only).
-    World,
+    World = 0,
     /// `auth`: expanded at create/setACL into the caller's authenticated ids (ACL input only).
-    Auth,
+    Auth = 1,
     /// `digest:user:base64(sha1(user:password))`.
-    Digest,
+    Digest = 2,
     /// `ip:a.b.c.d[/bits]` in ACLs; `ip:<remote address>` on every connection.
-    Ip,
+    Ip = 3,
     /// `super`: held by a connection whose digest equals the configured super digest.
-    Super,
+    Super = 4,
 }
 
 impl Scheme {
@@ -141,6 +145,7 @@ pub enum AuthOutcome {
 
 /// One id a connection holds: its scheme and id string, in inline storage.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub struct AuthId {
     scheme: Scheme,
     len: u16,
@@ -276,6 +281,7 @@ impl fmt::Debug for AuthId {
 /// packets added, at most `N` in all. Like ZooKeeper's set, adding an id already held is a
 /// no-op. Ids belong to the connection, not the session: a reconnect starts again.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct AuthIds<const N: usize> {
     ids: [AuthId; N],
     len: usize,

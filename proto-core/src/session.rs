@@ -40,7 +40,14 @@ impl SessionSlot {
 
 /// A handle to a live session: its index in the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
 pub struct SessionRef(u32);
+
+impl SessionRef {
+    /// A placeholder for tables that keep a state beside it (slot 0 is also a real session:
+    /// the state says which it is).
+    pub const NONE: SessionRef = SessionRef(0);
+}
 
 /// The session table is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

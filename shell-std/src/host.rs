@@ -25,10 +25,13 @@ unsafe impl ZeroIsValid for AclSlot {}
 unsafe impl ZeroIsValid for EphemeralSlot {}
 unsafe impl ZeroIsValid for WatchSlot {}
 unsafe impl ZeroIsValid for SessionSlot {}
+// SAFETY: a connection slot is integers, integer arrays, a bool and `AuthId`s whose scheme is
+// a `repr(u8)` enum with a 0 variant (`World`); all-zero bytes is `ConnSlot::EMPTY`.
+unsafe impl ZeroIsValid for ConnSlot {}
 
-/// Default connection slots: a slot carries its auth ids inline (about a KiB), and all
-/// slots are written at start, so the default stays small; `herd.connectionsMax` raises it.
-pub const CONNECTIONS_MAX_DEFAULT: u32 = 1024;
+/// Default connection slots. A slot carries its auth ids inline (about 4 KiB) but costs memory
+/// only once a connection uses it; `herd.connectionsMax` changes the bound.
+pub const CONNECTIONS_MAX_DEFAULT: u32 = 4096;
 
 /// The bounds zoo.cfg asks for, over herd's server defaults.
 pub fn limits_from(config: &Config) -> Limits {
@@ -88,7 +91,6 @@ fn random_secret() -> [u8; 16] {
 /// rest of the process.
 pub fn build_server(limits: Limits, cfg: ServerConfig, now: Now) -> io::Result<Server<'static>> {
     let sizes = ServerStorage::sizes(&limits);
-    let conns: &'static mut [ConnSlot] = Box::leak(vec![ConnSlot::EMPTY; sizes.conns].into_boxed_slice());
     let storage = ServerStorage {
         tree: TreeStorage {
             nodes: alloc::<Node>(sizes.nodes, "znode table")?,
@@ -102,7 +104,7 @@ pub fn build_server(limits: Limits, cfg: ServerConfig, now: Now) -> io::Result<S
         watch_slots: alloc::<WatchSlot>(sizes.watch_slots, "watch table")?,
         watch_index: alloc::<u32>(sizes.watch_index, "watch index")?,
         watch_bytes: alloc::<u8>(sizes.watch_bytes, "watch path arena")?,
-        conns,
+        conns: alloc::<ConnSlot>(sizes.conns, "connection table")?,
         out: alloc::<u8>(sizes.scratch, "reply buffer")?,
         txn: alloc::<u8>(sizes.scratch * 2, "txn buffer")?,
         multi: alloc::<u8>(sizes.scratch * 2, "multi buffer")?,
@@ -113,4 +115,25 @@ pub fn build_server(limits: Limits, cfg: ServerConfig, now: Now) -> io::Result<S
     };
     Server::new(storage, limits, cfg, now)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("building the replica: {e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use proto_core::server::{ConnState, ConnTable};
+
+    use super::*;
+
+    /// The zeroed table is a table of free slots: what `unsafe impl ZeroIsValid` promises.
+    #[test]
+    fn zeroed_connection_slots_are_free_and_usable() {
+        let slots: &mut [ConnSlot] = alloc::<ConnSlot>(4, "test").unwrap();
+        let mut table = ConnTable::new(slots, 0);
+        assert_eq!(table.open_count(), 0);
+        assert_eq!(table.state(proto_core::ConnId(0)), ConnState::Free);
+        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 1, 2, 3));
+        let conn = table.open(proto_core::Instant(5), ip).unwrap();
+        assert_eq!(table.remote(conn), ip);
+        assert_eq!(table.auth(conn).len(), 1);
+        assert_eq!(table.iter().next().map(|(_, _, _, s)| s.last_op().to_string()), Some("NA".to_string()));
+    }
 }

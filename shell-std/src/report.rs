@@ -48,7 +48,7 @@ pub fn four_letter(
         r.recved = c.received;
         r.sent = c.sent;
         r.session_id = session_of(conn);
-        r.last_op = stats.last_op.to_string();
+        r.last_op = stats.last_op().to_string();
         r.established_ms = now.wall_ms.saturating_sub(now.instant.since(stats.established_at) as i64) as u64;
         r.timeout_ms = match state {
             ConnState::Established(s) => sessions.timeout_ms(s),

@@ -27,6 +27,7 @@ pub enum ConnState {
 
 /// Per-connection counters for 4lw `cons`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct ConnStats {
     /// Frames received.
     pub received: u64,
@@ -34,42 +35,116 @@ pub struct ConnStats {
     pub sent: u64,
     /// When the connection opened.
     pub established_at: Instant,
-    /// Opcode name of the last request (ZooKeeper's 4-letter abbreviation).
-    pub last_op: &'static str,
     /// Xid of the last request.
     pub last_cxid: i32,
     /// Zxid in the last reply.
     pub last_zxid: i64,
     /// When the last reply was produced.
     pub last_response: Instant,
+    /// ZooKeeper's 4-letter name of the last op, ASCII; all zero before any.
+    last_op: [u8; 4],
 }
 
-/// One connection slot.
+impl ConnStats {
+    /// ZooKeeper's abbreviation of the last op (`lop=` in `cons`), `NA` before any.
+    pub fn last_op(&self) -> &str {
+        match core::str::from_utf8(&self.last_op) {
+            Ok(s) if self.last_op != [0; 4] => s.trim_end_matches('\0'),
+            _ => "NA",
+        }
+    }
+
+    /// Records the last op's abbreviation (at most 4 ASCII bytes are kept).
+    pub fn set_last_op(&mut self, name: &str) {
+        let mut op = [0u8; 4];
+        for (dst, src) in op.iter_mut().zip(name.bytes()) {
+            *dst = src;
+        }
+        self.last_op = op;
+    }
+}
+
+/// Slot states, as stored.
+const FREE: u8 = 0;
+const HANDSHAKE: u8 = 1;
+const ESTABLISHED: u8 = 2;
+const CLOSING: u8 = 3;
+
+/// One connection slot: integers only, and all-zero bytes is a free slot, so the shell can
+/// hand in zeroed memory that costs nothing until a connection uses it.
 #[derive(Clone)]
+#[repr(C)]
 pub struct ConnSlot {
-    state: ConnState,
-    remote: IpAddr,
     auth: AuthIds<AUTH_IDS_PER_CONNECTION_MAX>,
     /// Counters for 4lw.
     pub stats: ConnStats,
+    /// The session of an established connection.
+    session: SessionRef,
+    /// The peer address: IPv4 in the first 4 bytes or IPv6 in all 16, per `remote_v6`.
+    remote: [u8; 16],
+    remote_v6: bool,
+    state: u8,
 }
 
 impl ConnSlot {
-    /// An unused slot.
+    /// An unused slot (all zero).
     pub const EMPTY: ConnSlot = ConnSlot {
-        state: ConnState::Free,
-        remote: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
         auth: AuthIds::EMPTY,
         stats: ConnStats {
             received: 0,
             sent: 0,
             established_at: Instant(0),
-            last_op: "NA",
             last_cxid: 0,
             last_zxid: 0,
             last_response: Instant(0),
+            last_op: [0; 4],
         },
+        session: SessionRef::NONE,
+        remote: [0; 16],
+        remote_v6: false,
+        state: FREE,
     };
+
+    fn state(&self) -> ConnState {
+        match self.state {
+            HANDSHAKE => ConnState::Handshake,
+            ESTABLISHED => ConnState::Established(self.session),
+            CLOSING => ConnState::Closing,
+            _ => ConnState::Free,
+        }
+    }
+
+    fn set_state(&mut self, state: ConnState) {
+        (self.state, self.session) = match state {
+            ConnState::Free => (FREE, SessionRef::NONE),
+            ConnState::Handshake => (HANDSHAKE, SessionRef::NONE),
+            ConnState::Established(r) => (ESTABLISHED, r),
+            ConnState::Closing => (CLOSING, self.session),
+        };
+    }
+
+    fn remote(&self) -> IpAddr {
+        if self.remote_v6 {
+            IpAddr::V6(core::net::Ipv6Addr::from(self.remote))
+        } else {
+            let [a, b, c, d, ..] = self.remote;
+            IpAddr::V4(core::net::Ipv4Addr::new(a, b, c, d))
+        }
+    }
+
+    fn set_remote(&mut self, ip: IpAddr) {
+        self.remote = [0; 16];
+        match ip {
+            IpAddr::V4(v4) => {
+                self.remote[..4].copy_from_slice(&v4.octets());
+                self.remote_v6 = false;
+            }
+            IpAddr::V6(v6) => {
+                self.remote = v6.octets();
+                self.remote_v6 = true;
+            }
+        }
+    }
 }
 
 /// Why a connection was refused.
@@ -84,6 +159,9 @@ pub enum ConnectionRefused {
 /// Bounded table of open connections; a [`ConnId`] is the slot index.
 pub struct ConnTable<'s> {
     slots: &'s mut [ConnSlot],
+    /// Slots ever used (they fill from the front): scans stop here, so untouched slots of a
+    /// large, lazily-mapped table are never read.
+    used: usize,
     open: u32,
     per_ip_max: u32,
 }
@@ -91,7 +169,11 @@ pub struct ConnTable<'s> {
 impl<'s> ConnTable<'s> {
     /// A table over `slots` (all [`ConnSlot::EMPTY`]); `per_ip_max` 0 means unlimited.
     pub fn new(slots: &'s mut [ConnSlot], per_ip_max: u32) -> Self {
-        ConnTable { slots, open: 0, per_ip_max }
+        ConnTable { slots, used: 0, open: 0, per_ip_max }
+    }
+
+    fn live_slots(&self) -> impl Iterator<Item = &ConnSlot> + '_ {
+        self.slots.iter().take(self.used)
     }
 
     /// Number of open connections.
@@ -102,16 +184,17 @@ impl<'s> ConnTable<'s> {
     /// Takes a slot for a new connection from `remote`.
     pub fn open(&mut self, now: Instant, remote: IpAddr) -> Result<ConnId, ConnectionRefused> {
         if self.per_ip_max > 0 {
-            let same = self.slots.iter().filter(|s| s.state != ConnState::Free && s.remote == remote).count();
+            let same = self.live_slots().filter(|s| s.state != FREE && s.remote() == remote).count();
             if same >= self.per_ip_max as usize {
                 return Err(ConnectionRefused::PerIpLimit);
             }
         }
-        let i = self.slots.iter().position(|s| s.state == ConnState::Free).ok_or(ConnectionRefused::TableFull)?;
-        let slot = &mut self.slots[i];
+        let i = self.live_slots().position(|s| s.state == FREE).unwrap_or(self.used);
+        let slot = self.slots.get_mut(i).ok_or(ConnectionRefused::TableFull)?;
+        self.used = self.used.max(i + 1);
         *slot = ConnSlot::EMPTY;
-        slot.state = ConnState::Handshake;
-        slot.remote = remote;
+        slot.set_state(ConnState::Handshake);
+        slot.set_remote(remote);
         slot.auth = AuthIds::new(remote);
         slot.stats.established_at = now;
         self.open += 1;
@@ -121,7 +204,7 @@ impl<'s> ConnTable<'s> {
     /// Frees the slot of a connection the shell has closed.
     pub fn free(&mut self, conn: ConnId) {
         if let Some(s) = self.slots.get_mut(conn.0 as usize) {
-            if s.state != ConnState::Free {
+            if s.state != FREE {
                 *s = ConnSlot::EMPTY;
                 self.open -= 1;
             }
@@ -130,19 +213,19 @@ impl<'s> ConnTable<'s> {
 
     /// The connection's state (`Free` for an unknown id).
     pub fn state(&self, conn: ConnId) -> ConnState {
-        self.slots.get(conn.0 as usize).map_or(ConnState::Free, |s| s.state)
+        self.slots.get(conn.0 as usize).map_or(ConnState::Free, ConnSlot::state)
     }
 
     /// Sets the connection's state (no-op for a free slot).
     pub fn set_state(&mut self, conn: ConnId, state: ConnState) {
-        if let Some(s) = self.slots.get_mut(conn.0 as usize).filter(|s| s.state != ConnState::Free) {
-            s.state = state;
+        if let Some(s) = self.slots.get_mut(conn.0 as usize).filter(|s| s.state != FREE) {
+            s.set_state(state);
         }
     }
 
     /// The peer address.
     pub fn remote(&self, conn: ConnId) -> IpAddr {
-        self.slots.get(conn.0 as usize).map_or(ConnSlot::EMPTY.remote, |s| s.remote)
+        self.slots.get(conn.0 as usize).map_or(ConnSlot::EMPTY.remote(), ConnSlot::remote)
     }
 
     /// The connection's auth ids (empty for an unknown id).
@@ -162,10 +245,9 @@ impl<'s> ConnTable<'s> {
 
     /// Every open connection with its state and counters.
     pub fn iter(&self) -> impl Iterator<Item = (ConnId, ConnState, IpAddr, &ConnStats)> + '_ {
-        self.slots
-            .iter()
+        self.live_slots()
             .enumerate()
-            .filter(|(_, s)| s.state != ConnState::Free)
-            .map(|(i, s)| (ConnId(i as u32), s.state, s.remote, &s.stats))
+            .filter(|(_, s)| s.state != FREE)
+            .map(|(i, s)| (ConnId(i as u32), s.state(), s.remote(), &s.stats))
     }
 }

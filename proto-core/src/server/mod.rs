@@ -559,7 +559,7 @@ impl<'s> Server<'s> {
     fn note_session_op(&mut self, now: Now, conn: ConnId) {
         let last_zxid = self.db.last_zxid.as_wire();
         if let Some(s) = self.conns.stats_mut(conn) {
-            s.last_op = "SESS";
+            s.set_last_op("SESS");
             s.last_zxid = last_zxid;
             s.last_response = now.instant;
         }
@@ -716,7 +716,7 @@ impl<'s> Server<'s> {
         }
         self.db.sessions.touch(now.instant, r);
         if let Some(s) = self.conns.stats_mut(conn) {
-            s.last_op = op_abbrev(req.opcode());
+            s.set_last_op(op_abbrev(req.opcode()));
             s.last_cxid = xid.0;
             s.last_response = now.instant;
         }
