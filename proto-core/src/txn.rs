@@ -83,6 +83,12 @@ pub enum TxnOp<'a> {
         /// The ACL list in jute encoding.
         acl: &'a [u8],
     },
+    /// A write that failed validation: it changes nothing but, as in ZooKeeper, takes a zxid
+    /// in the order of writes, and its error reply carries that zxid.
+    Error {
+        /// The ZooKeeper error code the client got.
+        code: i32,
+    },
     /// Several changes applied atomically: `count` postcard-encoded [`TxnOp`]s back to back,
     /// none of them a session or multi op.
     Multi {

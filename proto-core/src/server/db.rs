@@ -99,6 +99,7 @@ impl<'s> Db<'s> {
                     self.apply_op(txn, &op?, events)?;
                 }
             }
+            TxnOp::Error { .. } => {}
             ref op => self.apply_op(txn, op, events)?,
         }
         self.last_zxid = txn.zxid;
@@ -140,7 +141,7 @@ impl<'s> Db<'s> {
                 let node = tree.lookup(path).ok_or(ApplyError::NoNode)?;
                 tree.set_acl(node, acl)?;
             }
-            TxnOp::CreateSession { .. } | TxnOp::CloseSession | TxnOp::Multi { .. } => {
+            TxnOp::CreateSession { .. } | TxnOp::CloseSession | TxnOp::Multi { .. } | TxnOp::Error { .. } => {
                 return Err(ApplyError::BadRecord);
             }
         }

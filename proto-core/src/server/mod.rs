@@ -704,7 +704,8 @@ impl<'s> Server<'s> {
                     self.out.reply(fx, conn, xid, Zxid::ZERO, ErrorCode::AuthFailed, &(), last);
                     return self.close_conn(conn, fx);
                 }
-                self.out.reply(fx, conn, xid, last, ErrorCode::MarshallingError, &(), last);
+                let zxid = self.error_txn(now, conn, op, ErrorCode::MarshallingError, fx);
+                self.out.reply(fx, conn, xid, zxid, ErrorCode::MarshallingError, &(), zxid);
                 return;
             }
         };
@@ -720,6 +721,7 @@ impl<'s> Server<'s> {
             s.last_cxid = xid.0;
             s.last_response = now.instant;
         }
+        let opcode = req.opcode();
         let outcome = self.dispatch(now, conn, session, xid, req, fx);
         let last_zxid = self.db.last_zxid.as_wire();
         if let Some(s) = self.conns.stats_mut(conn) {
@@ -733,9 +735,23 @@ impl<'s> Server<'s> {
                     ErrorCode::QuotaExceeded
                 }
             };
-            let last = self.db.last_zxid;
-            self.out.reply(fx, conn, xid, last, code, &(), last);
+            let zxid = match fail {
+                Fail::Code(code) => self.error_txn(now, conn, opcode, code, fx),
+                Fail::Limit(_) => self.db.last_zxid,
+            };
+            self.out.reply(fx, conn, xid, zxid, code, &(), zxid);
         }
+    }
+
+    /// A write that failed validation becomes an error txn, as in ZooKeeper: it takes the next
+    /// zxid (logged, so replies stay in zxid order across a restart) and its reply carries it.
+    /// Other requests, and a failure to log, answer with the last zxid.
+    fn error_txn<F: Effects>(&mut self, now: Now, conn: ConnId, op: OpCode, code: ErrorCode, fx: &mut F) -> Zxid {
+        if !op.is_write() || op == OpCode::CreateSession {
+            return self.db.last_zxid;
+        }
+        let session = self.session_of(conn).unwrap_or_default();
+        self.commit(now, session, TxnOp::Error { code: code.code() }, fx).unwrap_or(self.db.last_zxid)
     }
 
     /// Runs one decoded request; `Err` becomes an error reply.
@@ -1141,7 +1157,6 @@ impl<'s> Server<'s> {
                 }
             }
         }
-        let last = self.db.last_zxid;
         if let Some((at, code)) = failed {
             let results = m.iter().enumerate().map(|(i, _)| {
                 let err = match i.cmp(&at) {
@@ -1152,8 +1167,9 @@ impl<'s> Server<'s> {
                 let r: MultiResult<'_, jute::StrList<'_>> = MultiResult::Error { err };
                 r
             });
+            let zxid = self.error_txn(now, conn, OpCode::Multi, code, fx);
             let body = reply::MultiResults(results);
-            self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &body, last);
+            self.out.reply(fx, conn, xid, zxid, ErrorCode::Ok, &body, zxid);
             return Ok(());
         }
         let op = TxnOp::Multi { count, ops: &self.multi_buf[..packed] };

@@ -211,9 +211,12 @@ fn undecodable_body_gets_marshalling_error_and_keeps_the_connection() {
     let mut bad = request(4, OpCode::Create, &PathRecord { path: b"/p" });
     bad.truncate(bad.len() - 1);
     s.handle_frame(at(1), a, &bad, &mut fx);
-    let Out::Send { frame, .. } = &fx.out[0] else { panic!() };
+    // A write's failure is an error txn, as in ZooKeeper: logged, then answered with its zxid.
+    let Out::Append { zxid } = fx.out[0] else { panic!("{:?}", fx.out) };
+    let Out::Send { frame, after, .. } = &fx.out[1] else { panic!("{:?}", fx.out) };
     assert_eq!(reply_header(frame).err, ErrorCode::MarshallingError);
-    assert_eq!(fx.out.len(), 1, "no close");
+    assert_eq!((reply_header(frame).zxid, *after), (zxid.as_wire(), zxid));
+    assert_eq!(fx.out.len(), 2, "no close");
     s.handle_frame(at(2), a, &create(b"/ok", b""), &mut fx);
     assert!(s.tree().lookup(b"/ok").is_some());
 }
