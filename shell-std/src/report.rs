@@ -58,7 +58,12 @@ pub fn four_letter(
         r.interest_ops = u32::from(matches!(state, ConnState::Established(_)));
         r.last_cxid = i64::from(stats.last_cxid);
         r.last_zxid = stats.last_zxid;
-        r.last_response_ms = now.wall_ms.saturating_sub(now.instant.since(stats.last_response) as i64) as u64;
+        // After `crst` nothing has been answered yet: ZooKeeper shows lresp=0.
+        r.last_response_ms = if stats.last_cxid < 0 {
+            0
+        } else {
+            now.wall_ms.saturating_sub(now.instant.since(stats.last_response) as i64) as u64
+        };
         connections.push(r);
     }
     // ZooKeeper lists the asking connection too: it is a connection that has received one

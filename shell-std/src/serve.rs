@@ -375,8 +375,17 @@ fn handle_event(
                 out.trace_mask = mask;
             }
             let text = report::four_letter(server, out, config, whitelist, word, addr, clock);
-            if word == FourLetterWord::Srst && crate::fourlw::whitelisted(word.as_str(), whitelist) {
-                out.reply_sizes = (-1, -1, -1);
+            if crate::fourlw::whitelisted(word.as_str(), whitelist) {
+                match word {
+                    FourLetterWord::Srst => out.reply_sizes = (-1, -1, -1),
+                    FourLetterWord::Crst => {
+                        server.reset_connection_stats();
+                        for c in out.conns.values_mut() {
+                            (c.received, c.sent) = (0, 0);
+                        }
+                    }
+                    _ => {}
+                }
             }
             out.four_letter_words += 1;
             let _ = reply.try_send(text);

@@ -176,6 +176,14 @@ impl<'s> ConnTable<'s> {
         self.slots.iter().take(self.used)
     }
 
+    /// 4lw `crst`: every connection's counters start again; last cxid/zxid read "none" (−1).
+    pub fn reset_stats(&mut self) {
+        for slot in self.slots.iter_mut().take(self.used).filter(|s| s.state != FREE) {
+            let established_at = slot.stats.established_at;
+            slot.stats = ConnStats { established_at, last_cxid: -1, last_zxid: -1, ..ConnStats::default() };
+        }
+    }
+
     /// Number of open connections.
     pub fn open_count(&self) -> u32 {
         self.open

@@ -418,6 +418,11 @@ impl<'s> Server<'s> {
         &self.stats
     }
 
+    /// 4lw `crst`: resets every connection's counters.
+    pub fn reset_connection_stats(&mut self) {
+        self.conns.reset_stats();
+    }
+
     /// The session bound to `conn`, if established.
     pub fn session_of(&self, conn: ConnId) -> Option<SessionId> {
         match self.conns.state(conn) {
