@@ -882,9 +882,14 @@ fn parse_ipv4(s: &[u8]) -> Option<[u8; 4]> {
     }
 }
 
-/// Java's `Integer.parseInt` over ASCII: an optional sign, then at least one digit, no
-/// overflow. (Java also takes non-ASCII Unicode digits; herd does not.)
+/// Java's `Integer.parseInt` over ASCII: [`java_parse_long`] within `int` range.
 fn java_parse_int(s: &[u8]) -> Option<i32> {
+    java_parse_long(s).and_then(|v| i32::try_from(v).ok())
+}
+
+/// Java's `Long.parseLong` over ASCII: an optional sign, then at least one digit, no overflow.
+/// (Java also takes non-ASCII Unicode digits; herd does not.)
+pub(crate) fn java_parse_long(s: &[u8]) -> Option<i64> {
     let (negative, digits) = match s {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -893,17 +898,19 @@ fn java_parse_int(s: &[u8]) -> Option<i32> {
     if digits.is_empty() {
         return None;
     }
-    let mut v: i64 = 0;
+    // Accumulated negatively, as Java does, so i64::MIN parses.
+    let mut value: i64 = 0;
     for &d in digits {
         if !d.is_ascii_digit() {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
-        if v > i64::from(i32::MAX) + 1 {
-            return None;
-        }
+        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
     }
-    i32::try_from(if negative { -v } else { v }).ok()
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
 }
 
 #[cfg(test)]

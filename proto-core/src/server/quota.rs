@@ -27,6 +27,7 @@
 
 use core::fmt::{self, Write as _};
 
+use crate::acl::java_parse_long;
 use crate::tree::{NodeId, Tree};
 
 /// The directory of quota nodes (`Quotas.quotaZookeeper`).
@@ -202,7 +203,7 @@ impl<'a> StatsTrack<'a> {
             if raw.is_empty() && !parts.any(|p| !p.is_empty()) {
                 return None;
             }
-            let value = if raw.is_empty() { -1 } else { parse_long(raw)? };
+            let value = if raw.is_empty() { -1 } else { java_parse_long(raw)? };
             track.set(key, value)?;
         }
         Some(track)
@@ -251,31 +252,6 @@ impl<'a> StatsTrack<'a> {
             write!(w, "={v}").ok()?;
         }
         Some(w.len)
-    }
-}
-
-/// Long.parseLong for ASCII text: an optional sign, then decimal digits, in range.
-fn parse_long(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    // Accumulated negatively, as Java does, so i64::MIN parses.
-    let mut value: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
-    }
-    if negative {
-        Some(value)
-    } else {
-        value.checked_neg()
     }
 }
 
@@ -369,8 +345,8 @@ mod tests {
         let mut text = long.to_vec();
         text.extend_from_slice(b"=1");
         assert_eq!(rewrite(&text), None);
-        assert_eq!(parse_long(b"-"), None);
-        assert_eq!(parse_long(b"+12"), Some(12));
+        assert_eq!(java_parse_long(b"-"), None);
+        assert_eq!(java_parse_long(b"+12"), Some(12));
     }
 
     // ----- accounting through Db::apply -----------------------------------------------------
