@@ -248,16 +248,8 @@ pub enum InitError {
 pub struct ServerStats {
     /// Frames received from clients.
     pub packets_received: u64,
-    /// Frames sent to clients.
-    pub packets_sent: u64,
     /// Txns applied since start (recovery excluded).
     pub txns: u64,
-    /// Largest reply frame sent.
-    pub max_reply_bytes: u64,
-    /// Smallest reply frame sent.
-    pub min_reply_bytes: u64,
-    /// Last reply frame size.
-    pub last_reply_bytes: u64,
     /// Auth failures.
     pub auth_failed: u64,
     /// When the server started.

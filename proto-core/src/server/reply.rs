@@ -13,23 +13,20 @@ use crate::zxid::Zxid;
 
 use super::{Effects, Note};
 
-/// The scratch buffer every outgoing frame is encoded into, and the send counters.
+/// The scratch buffer every outgoing frame is encoded into.
 pub struct Outbox<'s> {
     buf: &'s mut [u8],
-    /// Frames handed to the shell.
-    pub frames: u64,
 }
 
 impl<'s> Outbox<'s> {
     /// An outbox over `buf` (at least `packet_bytes_max` plus slack).
     pub fn new(buf: &'s mut [u8]) -> Self {
-        Outbox { buf, frames: 0 }
+        Outbox { buf }
     }
 
     fn emit<F: Effects>(&mut self, fx: &mut F, conn: ConnId, encoded: Result<usize, EncodeError>, after: Zxid) {
         match encoded {
             Ok(n) => {
-                self.frames += 1;
                 fx.send(conn, self.buf.get(..n).unwrap_or(&[]), after);
             }
             Err(_) => {
