@@ -6,6 +6,7 @@
 //! - `snapshot.<16 hex digits>`: a complete snapshot of the tree as of that zxid, written to
 //!   `snapshot.<zxid>.tmp` first and renamed once fsynced ([`SnapshotWriter`]).
 //! - `acceptedEpoch`, `currentEpoch`: decimal text, replaced atomically ([`write_u64_file_atomic`]).
+//! - `log.truncate`: only while a log truncation is in progress ([`truncate_log_after`]).
 //!
 //! Every record is framed as `[u32 LE len][u32 LE crc32(zxid ++ payload)][u64 LE zxid][payload]`
 //! (see `record.rs`). Payloads are opaque here; the core encodes them. Zxids are plain `u64`s,
@@ -15,6 +16,12 @@
 //! [`replay`] of the records after the snapshot's zxid, then [`LogWriter::spawn`].
 //! After a new snapshot, [`purge_snapshots`] returns the oldest snapshot it kept, and
 //! [`purge_log`] with that zxid drops the segments no kept snapshot needs.
+//!
+//! A follower syncing from its leader: on TRUNC to zxid z, [`remove_snapshots_after`] then
+//! [`truncate_log_after`]; on SNAP of zxid z (bytes built by the leader with
+//! [`SnapshotBuffer`] or [`snapshot_file_bytes`]), [`remove_snapshots_after`],
+//! [`truncate_log_after`], [`install_snapshot_bytes`], then [`truncate_log_all`]. With the log
+//! writer stopped; in that order a crash at any point leaves a state recovery accepts.
 
 use std::fs::{self, File};
 use std::io;
@@ -28,8 +35,14 @@ mod writer;
 
 pub use epoch::{read_u64_file, write_u64_file_atomic, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 pub use record::MAX_RECORD_BYTES;
-pub use snapshot::{latest_snapshot, purge_snapshots, Snapshot, SnapshotRecords, SnapshotWriter, SNAPSHOT_PREFIX};
-pub use txnlog::{purge_log, replay, LogRecovery, ReplaySummary, TxnLog, LOG_PREFIX, SEGMENT_BYTES};
+pub use snapshot::{
+    install_snapshot_bytes, latest_snapshot, purge_snapshots, remove_snapshots_after, snapshot_file_bytes, Snapshot,
+    SnapshotBuffer, SnapshotRecords, SnapshotWriter, SNAPSHOT_PREFIX,
+};
+pub use txnlog::{
+    purge_log, replay, truncate_log_after, truncate_log_all, LogRecovery, ReplaySummary, TruncateSummary, TxnLog,
+    LOG_PREFIX, SEGMENT_BYTES, TRUNCATE_MARKER_FILE,
+};
 pub use writer::{LogWriter, LogWriterHandle, MAX_BATCH_BYTES};
 
 /// Number of hex digits in a zxid file-name suffix (a full `u64`).

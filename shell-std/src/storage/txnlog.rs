@@ -9,11 +9,16 @@
 //! last segment cut short or never written (zero-filled). Anything else is `InvalidData`
 //! naming the file and offset, because dropping a record that was acknowledged as durable
 //! would silently break ZooKeeper's guarantees.
+//!
+//! Records are dropped on purpose only by [`truncate_log_after`] (a learner's TRUNC, or every
+//! record after a SNAP), which notes the cut in [`TRUNCATE_MARKER_FILE`] first so that an
+//! interrupted truncation is finished by the next [`TxnLog::open`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::epoch::{read_u64_file, write_u64_file_atomic};
 use super::record::{
     checked_len, encode_record, valid_record_at, BadRecord, Frame, RecordReader, FORMAT_VERSION, FRAME_HEADER_BYTES,
     MAX_RECORD_BYTES,
@@ -27,6 +32,13 @@ pub const LOG_PREFIX: &str = "log.";
 /// small enough that purging after a snapshot frees space promptly (ZooKeeper preallocates
 /// 64 MiB log files for the same reason).
 pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// File in the log directory naming a truncation in progress: the decimal zxid of the last
+/// record to keep. It is in place (atomically, durably) before any segment is touched and
+/// removed once the truncation is durable, and [`TxnLog::open`] finishes a truncation it
+/// finds, so after a crash the log holds either its old records or the truncated ones.
+/// Its name is no segment name (those end in 16 hex digits).
+pub const TRUNCATE_MARKER_FILE: &str = "log.truncate";
 
 /// Magic at the start of every segment.
 const LOG_MAGIC: [u8; 8] = *b"HERDLOG1";
@@ -76,6 +88,17 @@ pub struct ReplaySummary {
     pub last_zxid: u64,
 }
 
+/// What [`truncate_log_after`] dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TruncateSummary {
+    /// Valid records dropped (every one with a zxid above the cut).
+    pub records_dropped: u64,
+    /// Segments deleted whole.
+    pub segments_deleted: usize,
+    /// Zxid of the last record kept, 0 if the log is now empty.
+    pub last_zxid: u64,
+}
+
 /// The segment being appended to.
 struct Segment {
     file: File,
@@ -109,8 +132,9 @@ pub struct TxnLog {
 }
 
 impl TxnLog {
-    /// Opens (creating if needed) the log in `dir`, checks every segment, truncates a torn
-    /// tail, and positions for appending after the last valid record.
+    /// Opens (creating if needed) the log in `dir`, finishes a truncation a crash interrupted
+    /// (see [`truncate_log_after`]), checks every segment, truncates a torn tail, and
+    /// positions for appending after the last valid record.
     pub fn open(dir: &Path) -> io::Result<(TxnLog, LogRecovery)> {
         TxnLog::open_with_segment_bytes(dir, SEGMENT_BYTES)
     }
@@ -128,7 +152,8 @@ impl TxnLog {
     /// The torn record itself is never passed to `f`. When the log turns out to be corrupt
     /// (an `InvalidData` error), `f` may already have seen the valid records before the
     /// damage: the caller must then discard what it built, as it does for any recovery
-    /// error. An error from `f` stops the scan and is returned, with the log left as found.
+    /// error. An error from `f` stops the scan and is returned, with the log left as found
+    /// (an interrupted truncation, finished first, stays finished).
     pub fn open_replay<E, F>(dir: &Path, after_zxid: u64, f: F) -> Result<(TxnLog, LogRecovery, ReplaySummary), E>
     where
         E: From<io::Error>,
@@ -149,6 +174,7 @@ impl TxnLog {
     {
         let mut deliver = Deliver { after_zxid, f: &mut f, summary: ReplaySummary::default() };
         fs::create_dir_all(dir)?;
+        finish_pending_truncation(dir, &mut no_crash)?;
         let segments = list_numbered(dir, LOG_PREFIX)?;
         let mut recovery = LogRecovery::default();
         let mut last_zxid = 0u64;
@@ -425,16 +451,220 @@ pub fn purge_log(dir: &Path, keep_after_zxid: u64) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Durably drops every record with a zxid above `zxid` from the log in `dir` (a learner's
+/// TRUNC): segments wholly above it are deleted, the one holding the cut is cut at the record
+/// boundary (keeping its preallocated size as zeros, which recovery reads as a clean end),
+/// and the directory is fsynced. Returns what was dropped; a log with nothing above `zxid`
+/// is left untouched.
+///
+/// The log must not be open for appending meanwhile: stop the
+/// [`LogWriter`](super::LogWriter) (`LogWriterHandle::shutdown`) and drop its [`TxnLog`]
+/// first, and reopen it afterwards. A torn tail is cut off as [`TxnLog::open`] would; any
+/// other damage in the segment holding the cut is an `InvalidData` error, before anything
+/// is changed.
+///
+/// Crash-safe: the cut is first recorded in [`TRUNCATE_MARKER_FILE`], and [`TxnLog::open`]
+/// (and [`TxnLog::open_replay`]) finishes a truncation it finds there, so after a crash the
+/// log holds either all its old records or exactly those ≤ `zxid`. A truncation left pending
+/// by a crash is finished before a new one starts.
+///
+/// Snapshots newer than `zxid` would bring the dropped txns back at start-up: delete them
+/// first with [`remove_snapshots_after`](super::remove_snapshots_after).
+pub fn truncate_log_after(dir: &Path, zxid: u64) -> io::Result<TruncateSummary> {
+    truncate_with(dir, zxid, &mut no_crash)
+}
+
+/// Durably drops every record of the log in `dir`: [`truncate_log_after`] with zxid 0 (no
+/// record has zxid 0), with the same preconditions and crash safety.
+///
+/// For a follower that installed a snapshot from its leader (SNAP): its own records are
+/// superseded, and those at or below the snapshot's zxid may come from another history, so
+/// none may ever be replayed on an older snapshot. See
+/// [`install_snapshot_bytes`](super::install_snapshot_bytes) for the order of the steps.
+pub fn truncate_log_all(dir: &Path) -> io::Result<TruncateSummary> {
+    truncate_log_after(dir, 0)
+}
+
+/// The crash point between the steps of a truncation: never fails outside tests.
+fn no_crash() -> io::Result<()> {
+    Ok(())
+}
+
+/// [`truncate_log_after`], calling `step` before each change to the disk; an error from it
+/// stops the truncation there, as a crash would (tests use it to stop at every step).
+fn truncate_with(dir: &Path, zxid: u64, step: &mut dyn FnMut() -> io::Result<()>) -> io::Result<TruncateSummary> {
+    finish_pending_truncation(dir, step)?;
+    // Read and checked before anything changes: a refused truncation leaves no trace.
+    let plan = plan_truncation(dir, zxid)?;
+    if plan.is_noop() {
+        return Ok(plan.summary);
+    }
+    step()?;
+    write_u64_file_atomic(dir, TRUNCATE_MARKER_FILE, zxid)?;
+    apply_truncation(dir, &plan, step)?;
+    step()?;
+    fs::remove_file(dir.join(TRUNCATE_MARKER_FILE))?;
+    fsync_dir(dir)?;
+    ::log::info!(
+        "txn log truncated after zxid {zxid:#x}: {} records and {} whole segments dropped",
+        plan.summary.records_dropped,
+        plan.summary.segments_deleted
+    );
+    Ok(plan.summary)
+}
+
+/// Finishes a truncation a crash interrupted, if [`TRUNCATE_MARKER_FILE`] names one. Redoing
+/// it is safe however far it got: the plan is made again from what is on disk.
+fn finish_pending_truncation(dir: &Path, step: &mut dyn FnMut() -> io::Result<()>) -> io::Result<()> {
+    let Some(zxid) = read_u64_file(dir, TRUNCATE_MARKER_FILE)? else {
+        return Ok(());
+    };
+    let plan = plan_truncation(dir, zxid)?;
+    ::log::warn!(
+        "txn log: finishing an interrupted truncation after zxid {zxid:#x} ({} more records dropped)",
+        plan.summary.records_dropped
+    );
+    apply_truncation(dir, &plan, step)?;
+    step()?;
+    fs::remove_file(dir.join(TRUNCATE_MARKER_FILE))?;
+    fsync_dir(dir)
+}
+
+/// The changes a truncation makes, worked out from the segments on disk.
+struct TruncatePlan {
+    /// Segments named above the cut, oldest first: all their records go.
+    delete: Vec<PathBuf>,
+    /// The segment holding the cut, when it changes.
+    cut: Option<SegmentCut>,
+    summary: TruncateSummary,
+}
+
+/// How the segment holding the cut changes.
+struct SegmentCut {
+    path: PathBuf,
+    /// Bytes to keep: the header and the records ≤ the cut; 0 means none is left (delete it).
+    keep_len: u64,
+    /// The file's size now, kept as reserved zeros after the cut.
+    file_len: u64,
+}
+
+impl TruncatePlan {
+    fn is_noop(&self) -> bool {
+        self.delete.is_empty() && self.cut.is_none()
+    }
+}
+
+fn plan_truncation(dir: &Path, zxid: u64) -> io::Result<TruncatePlan> {
+    let segments = list_numbered(dir, LOG_PREFIX)?;
+    // A segment's name is its first zxid, so those named above the cut go whole.
+    let split = segments.partition_point(|(name, _)| *name <= zxid);
+    let (below, above) = segments.split_at(split);
+    let mut plan = TruncatePlan { delete: Vec::new(), cut: None, summary: TruncateSummary::default() };
+    for (_, path) in above {
+        plan.summary.records_dropped += count_records(path)?;
+        plan.delete.push(path.clone());
+    }
+    plan.summary.segments_deleted = above.len();
+    let Some((name, path)) = below.last() else {
+        return Ok(plan);
+    };
+
+    // The segment holding the cut, checked as recovery checks it; it is the last one once
+    // those above are gone, so a torn tail is cut off with the dropped records.
+    let mut keep_len = LOG_HEADER_BYTES as u64;
+    let mut kept = 0u64;
+    let mut kept_last = 0u64;
+    let mut dropped = 0u64;
+    let mut tally = |z: u64, payload: &[u8]| -> io::Result<()> {
+        if z <= zxid {
+            // Records follow the header back to back.
+            keep_len += (FRAME_HEADER_BYTES + payload.len()) as u64;
+            kept += 1;
+            kept_last = z;
+        } else {
+            dropped += 1;
+        }
+        Ok(())
+    };
+    let mut deliver = Deliver { after_zxid: 0, f: &mut tally, summary: ReplaySummary::default() };
+    let scan = scan_segment::<io::Error, _>(path, *name, 0, above.is_empty(), &mut deliver)?;
+    let file_len = fs::metadata(path)?.len();
+    plan.summary.records_dropped += dropped;
+    plan.summary.last_zxid = kept_last;
+    let torn = !matches!(scan.end, SegmentEnd::Clean { .. });
+    if dropped > 0 || torn {
+        let keep_len = if kept == 0 { 0 } else { keep_len };
+        plan.cut = Some(SegmentCut { path: path.clone(), keep_len, file_len });
+    }
+    Ok(plan)
+}
+
+/// Valid records at the start of a segment that is about to be deleted: damage (a bad
+/// header, a bad record) only ends the count, since none of it is kept.
+fn count_records(path: &Path) -> io::Result<u64> {
+    let mut r = match open_checked(path) {
+        Ok(r) => r,
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut n = 0;
+    while let Frame::Record(..) = r.next_record()? {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Carries out `plan`: newest segments first, so an interrupted run leaves a prefix of the
+/// log even without its marker, then the cut, then the directory fsync.
+fn apply_truncation(dir: &Path, plan: &TruncatePlan, step: &mut dyn FnMut() -> io::Result<()>) -> io::Result<()> {
+    let mut dir_changed = false;
+    for path in plan.delete.iter().rev() {
+        step()?;
+        remove_if_present(path)?;
+        dir_changed = true;
+    }
+    if let Some(cut) = &plan.cut {
+        step()?;
+        if cut.keep_len == 0 {
+            remove_if_present(&cut.path)?;
+            dir_changed = true;
+        } else {
+            let file = OpenOptions::new().write(true).open(&cut.path)?;
+            file.set_len(cut.keep_len)?;
+            // Zeros past the last record, as a preallocated segment has them: appends after
+            // reopening keep the cheap fdatasync, and recovery sees a clean end.
+            preallocate(&file, cut.file_len);
+            file.sync_all()?;
+        }
+    }
+    if dir_changed {
+        step()?;
+        fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Removes `path`; already gone is fine (a redone truncation, or a concurrent purge).
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Calls `f(zxid, payload)` for every record with zxid > `after_zxid`, in zxid order.
 ///
-/// Call it after [`TxnLog::open`] (which repairs a torn tail) and before appending: any
-/// invalid record here is an `InvalidData` error. Segments wholly ≤ `after_zxid` are skipped
-/// unread. An error from `f` stops the replay and is returned.
+/// Call it after [`TxnLog::open`] (which repairs a torn tail and finishes an interrupted
+/// truncation) and before appending: any invalid record here is an `InvalidData` error.
+/// Segments wholly ≤ `after_zxid` are skipped unread. An error from `f` stops the replay
+/// and is returned. Should a truncation still be pending, the records it drops are not
+/// passed on.
 pub fn replay<E, F>(dir: &Path, after_zxid: u64, mut f: F) -> Result<ReplaySummary, E>
 where
     E: From<io::Error>,
     F: FnMut(u64, &[u8]) -> Result<(), E>,
 {
+    let keep_up_to = read_u64_file(dir, TRUNCATE_MARKER_FILE)?.unwrap_or(u64::MAX);
     let segments = list_numbered(dir, LOG_PREFIX)?;
     let mut deliver = Deliver { after_zxid, f: &mut f, summary: ReplaySummary::default() };
     let mut last_zxid = 0u64;
@@ -457,6 +687,9 @@ where
                 Frame::Record(h, payload) => (h, payload),
             };
             check_order(path, off, *name, first, last_zxid, header.zxid)?;
+            if header.zxid > keep_up_to {
+                return Ok(deliver.summary);
+            }
             first = false;
             last_zxid = header.zxid;
             off += header.frame_bytes();
@@ -1131,6 +1364,324 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!((seen, err.to_string()), (vec![1, 2], "stop".to_string()));
+    }
+
+    /// Records 1..=`last` in segments rolled at 200 bytes, each reserving `prealloc` bytes.
+    fn write_segmented(dir: &Path, last: u64, prealloc: u64) -> Vec<(u64, PathBuf)> {
+        let (mut log, _) = TxnLog::open_with_segment_bytes(dir, 200).unwrap();
+        log.set_preallocation(prealloc);
+        for z in 1..=last {
+            log.append(z, &payload(z)).unwrap();
+            if z % 4 == 0 {
+                log.sync().unwrap();
+            }
+        }
+        log.sync().unwrap();
+        drop(log);
+        segment_files(dir)
+    }
+
+    /// The records 1..=`last` as [`write_segmented`] and [`write_log`] write them.
+    fn expected(last: u64) -> Vec<(u64, Vec<u8>)> {
+        (1..=last).map(|z| (z, payload(z))).collect()
+    }
+
+    /// What recovery replays from `dir`.
+    fn open_contents(dir: &Path) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        let (_, rec, _) = TxnLog::open_replay::<io::Error, _>(dir, 0, |z, p| {
+            out.push((z, p.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rec.records, out.len() as u64);
+        out
+    }
+
+    /// Every file in `dir` with its bytes, by name.
+    fn dir_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+
+    /// A step hook that lets `n` steps run, then fails every later one like a crash.
+    fn crash_after(n: usize) -> impl FnMut() -> io::Result<()> {
+        let mut left = n;
+        move || {
+            if left == 0 {
+                return Err(io::Error::other("simulated crash"));
+            }
+            left -= 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn truncate_after_every_zxid_keeps_exactly_the_records_up_to_it() {
+        for cut in 0..=41u64 {
+            let dir = TestDir::new("log-trunc-every");
+            let before = write_segmented(dir.path(), 40, 0);
+            assert!(before.len() > 3, "several segments");
+            let files_before = dir_files(dir.path());
+            let kept = cut.min(40);
+
+            let summary = truncate_log_after(dir.path(), cut).unwrap();
+            let deleted = before.iter().filter(|(n, _)| *n > cut).count();
+            assert_eq!(
+                summary,
+                TruncateSummary { records_dropped: 40 - kept, segments_deleted: deleted, last_zxid: kept },
+                "cut {cut}"
+            );
+            assert!(!dir.path().join(TRUNCATE_MARKER_FILE).exists());
+            let left: Vec<u64> = segment_files(dir.path()).iter().map(|(n, _)| *n).collect();
+            let want: Vec<u64> = before.iter().map(|(n, _)| *n).filter(|n| *n <= cut).collect();
+            assert_eq!(left, want, "cut {cut}");
+            if cut >= 40 {
+                assert_eq!(dir_files(dir.path()), files_before, "nothing above {cut}: nothing touched");
+            }
+
+            let (mut log, rec) = TxnLog::open(dir.path()).unwrap();
+            assert_eq!((rec.records, rec.last_zxid, rec.truncated_bytes), (kept, kept, 0), "cut {cut}");
+            assert_eq!(replay_all(dir.path(), 0).unwrap(), expected(kept), "cut {cut}");
+            // The next epoch's records follow the kept ones.
+            log.append(0x1_0000_0001, b"next epoch").unwrap();
+            log.sync().unwrap();
+            drop(log);
+            let mut want = expected(kept);
+            want.push((0x1_0000_0001, b"next epoch".to_vec()));
+            assert_eq!(open_contents(dir.path()), want, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn truncate_keeps_the_preallocated_zero_tail() {
+        let dir = TestDir::new("log-trunc-prealloc");
+        let (mut log, _) = TxnLog::open_with_segment_bytes(dir.path(), 4096).unwrap();
+        for z in 1..=10u64 {
+            log.append(z, &payload(z)).unwrap();
+        }
+        log.sync().unwrap();
+        drop(log);
+        let path = segment_files(dir.path())[0].1.clone();
+        let old = fs::read(&path).unwrap();
+        assert!(old.len() >= 4096, "the segment is preallocated");
+        let keep = LOG_HEADER_BYTES + (1..=6).map(|z| record_len(z) as usize).sum::<usize>();
+
+        let summary = truncate_log_after(dir.path(), 6).unwrap();
+        assert_eq!(summary, TruncateSummary { records_dropped: 4, segments_deleted: 0, last_zxid: 6 });
+        let new = fs::read(&path).unwrap();
+        assert_eq!(new.len(), old.len(), "the reserved size stays");
+        assert_eq!(new[..keep], old[..keep]);
+        assert!(new[keep..].iter().all(|b| *b == 0), "zeros after the cut");
+        assert_ne!(old[keep..keep + 16], [0u8; 16], "record 7 was there before");
+
+        let (mut log, rec) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!((rec.records, rec.last_zxid, rec.truncated_bytes), (6, 6, 0));
+        log.append(0x1_0000_0001, b"next").unwrap();
+        log.sync().unwrap();
+        drop(log);
+        assert_eq!(fs::metadata(&path).unwrap().len(), old.len() as u64, "appended inside the zeros");
+        let mut want = expected(6);
+        want.push((0x1_0000_0001, b"next".to_vec()));
+        assert_eq!(open_contents(dir.path()), want);
+    }
+
+    #[test]
+    fn truncate_log_all_drops_every_record() {
+        let dir = TestDir::new("log-trunc-all");
+        let before = write_segmented(dir.path(), 40, 256);
+        let summary = truncate_log_all(dir.path()).unwrap();
+        assert_eq!(summary, TruncateSummary { records_dropped: 40, segments_deleted: before.len(), last_zxid: 0 });
+        assert!(segment_files(dir.path()).is_empty());
+        assert!(dir_files(dir.path()).is_empty(), "no marker or temp file left");
+        let (mut log, rec) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!(rec, LogRecovery::default());
+        log.append(0x2_0000_0001, b"after snap").unwrap();
+        log.sync().unwrap();
+        drop(log);
+        assert_eq!(open_contents(dir.path()), vec![(0x2_0000_0001, b"after snap".to_vec())]);
+
+        assert_eq!(
+            truncate_log_all(dir.path()).unwrap(),
+            TruncateSummary { records_dropped: 1, segments_deleted: 1, last_zxid: 0 }
+        );
+        // Nothing to drop: an emptied log, an empty directory, a missing one.
+        let files = dir_files(dir.path());
+        assert_eq!(truncate_log_all(dir.path()).unwrap(), TruncateSummary::default());
+        assert_eq!(dir_files(dir.path()), files);
+        let empty = TestDir::new("log-trunc-empty");
+        assert_eq!(truncate_log_after(empty.path(), 5).unwrap(), TruncateSummary::default());
+        let missing = empty.path().join("missing");
+        assert_eq!(truncate_log_all(&missing).unwrap(), TruncateSummary::default());
+        assert!(!missing.exists());
+    }
+
+    #[test]
+    fn truncate_cuts_a_torn_tail_too() {
+        for (cut, want) in [(10u64, 2u64), (2, 2), (1, 1)] {
+            let dir = TestDir::new("log-trunc-torn");
+            drop(write_log(dir.path(), [1, 2, 3]));
+            let path = segment_files(dir.path())[0].1.clone();
+            let len = fs::metadata(&path).unwrap().len();
+            OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 3).unwrap();
+            let summary = truncate_log_after(dir.path(), cut).unwrap();
+            // The torn record 3 is no valid record: it is cut, not counted.
+            assert_eq!(summary, TruncateSummary { records_dropped: 2 - want, segments_deleted: 0, last_zxid: want });
+            let (_, rec) = TxnLog::open(dir.path()).unwrap();
+            assert_eq!((rec.records, rec.truncated_bytes), (want, 0), "cut {cut}");
+            assert_eq!(replay_all(dir.path(), 0).unwrap(), expected(want), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn truncate_refuses_a_corrupt_segment_and_changes_nothing() {
+        for cut in [1u64, 2, 3] {
+            let dir = TestDir::new("log-trunc-corrupt");
+            drop(write_log(dir.path(), [1, 2, 3]));
+            raw_segment(dir.path(), 4, &[4, 5]);
+            let path = segment_files(dir.path())[0].1.clone();
+            let mut bytes = fs::read(&path).unwrap();
+            let second = LOG_HEADER_BYTES + record_len(1) as usize;
+            bytes[second + FRAME_HEADER_BYTES + 1] ^= 0x40;
+            fs::write(&path, &bytes).unwrap();
+            let files = dir_files(dir.path());
+            let err = truncate_log_after(dir.path(), cut).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "cut {cut}");
+            assert!(err.to_string().contains(&format!("offset {second}")), "{err}");
+            assert_eq!(dir_files(dir.path()), files, "cut {cut}: nothing changed, no marker");
+        }
+    }
+
+    #[test]
+    fn a_truncation_stopped_at_any_step_leaves_the_old_or_the_new_log() {
+        let src = TestDir::new("log-trunc-crash-src");
+        let segments = write_segmented(src.path(), 40, 256);
+        let cut = 17;
+        let above = segments.iter().filter(|(n, _)| *n > cut).count();
+        assert!(above >= 2 && !segments.iter().any(|(n, _)| *n == cut + 1), "a cut inside a segment, segments after");
+        let (old, new) = (expected(40), expected(cut));
+
+        let mut n = 0;
+        loop {
+            let dir = TestDir::new("log-trunc-crash");
+            copy_dir(src.path(), dir.path());
+            let result = truncate_with(dir.path(), cut, &mut crash_after(n));
+            let finished = match &result {
+                Ok(summary) => {
+                    assert_eq!(summary.records_dropped, 40 - cut);
+                    true
+                }
+                Err(e) => {
+                    assert_eq!(e.to_string(), "simulated crash");
+                    false
+                }
+            };
+            // Nothing changes before the marker is durable; everything after it counts as done.
+            let want = if n == 0 { &old } else { &new };
+            assert_eq!(&replay_all(dir.path(), 0).unwrap(), want, "read-only replay after step {n}");
+            // Recovery finishes the truncation, and may itself be stopped at any step.
+            for m in 0.. {
+                let again = TestDir::new("log-trunc-crash-again");
+                copy_dir(dir.path(), again.path());
+                let redone = finish_pending_truncation(again.path(), &mut crash_after(m)).is_ok();
+                assert_eq!(&open_contents(again.path()), want, "stopped at step {n}, then recovery at step {m}");
+                assert!(!again.path().join(TRUNCATE_MARKER_FILE).exists());
+                let names: Vec<u64> = segment_files(again.path()).iter().map(|(name, _)| *name).collect();
+                assert!(want.len() == 40 || names.iter().all(|name| *name <= cut), "{names:?}");
+                if redone {
+                    break;
+                }
+            }
+            if finished {
+                break;
+            }
+            n += 1;
+        }
+        // Marker, each deletion, the cut, the directory fsync, removing the marker.
+        assert_eq!(n, above + 4);
+    }
+
+    #[test]
+    fn recovery_finishes_a_truncation_from_any_mix_of_its_effects() {
+        // A crash can persist any subset of the unsynced deletions and the cut.
+        let src = TestDir::new("log-trunc-mix-src");
+        let segments = write_segmented(src.path(), 40, 256);
+        let cut = 17;
+        let done = TestDir::new("log-trunc-mix-done");
+        copy_dir(src.path(), done.path());
+        truncate_log_after(done.path(), cut).unwrap();
+        let cut_name = segments.iter().rev().find(|(n, _)| *n <= cut).unwrap().0;
+        let cut_file = numbered_name(LOG_PREFIX, cut_name);
+        let above: Vec<&PathBuf> = segments.iter().filter(|(n, _)| *n > cut).map(|(_, p)| p).collect();
+        assert!(above.len() >= 2);
+
+        for mask in 0..1u32 << above.len() {
+            for cut_done in [false, true] {
+                let dir = TestDir::new("log-trunc-mix");
+                copy_dir(src.path(), dir.path());
+                write_u64_file_atomic(dir.path(), TRUNCATE_MARKER_FILE, cut).unwrap();
+                for (i, path) in above.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        fs::remove_file(dir.path().join(path.file_name().unwrap())).unwrap();
+                    }
+                }
+                if cut_done {
+                    fs::copy(done.path().join(&cut_file), dir.path().join(&cut_file)).unwrap();
+                }
+                assert_eq!(open_contents(dir.path()), expected(cut), "mask {mask:b}, cut done {cut_done}");
+                assert_eq!(dir_files(dir.path()), dir_files(done.path()), "mask {mask:b}, cut done {cut_done}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pending_truncation_is_finished_before_the_next_one() {
+        let dir = TestDir::new("log-trunc-pending");
+        write_segmented(dir.path(), 40, 0);
+        write_u64_file_atomic(dir.path(), TRUNCATE_MARKER_FILE, 30).unwrap();
+        let summary = truncate_log_after(dir.path(), 17).unwrap();
+        assert_eq!((summary.records_dropped, summary.last_zxid), (13, 17));
+        assert_eq!(open_contents(dir.path()), expected(17));
+
+        let dir = TestDir::new("log-trunc-pending-lower");
+        write_segmented(dir.path(), 40, 0);
+        write_u64_file_atomic(dir.path(), TRUNCATE_MARKER_FILE, 10).unwrap();
+        assert_eq!(
+            truncate_log_after(dir.path(), 17).unwrap(),
+            TruncateSummary { records_dropped: 0, segments_deleted: 0, last_zxid: 10 }
+        );
+        assert_eq!(open_contents(dir.path()), expected(10));
+        assert!(!dir.path().join(TRUNCATE_MARKER_FILE).exists());
+    }
+
+    #[test]
+    fn unfinished_marker_temp_is_ignored_and_a_bad_marker_is_an_error() {
+        let dir = TestDir::new("log-trunc-marker");
+        drop(write_log(dir.path(), [1, 2, 3]));
+        // A crash while the marker was written, before its rename: no truncation began.
+        fs::write(dir.path().join(format!("{TRUNCATE_MARKER_FILE}.tmp")), b"1").unwrap();
+        assert_eq!(open_contents(dir.path()), expected(3));
+
+        fs::write(dir.path().join(TRUNCATE_MARKER_FILE), b"one\n").unwrap();
+        let files = dir_files(dir.path());
+        assert_eq!(TxnLog::open(dir.path()).err().unwrap().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(truncate_log_after(dir.path(), 1).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert!(replay_all(dir.path(), 0).is_err());
+        assert_eq!(dir_files(dir.path()), files);
     }
 
     proptest! {
