@@ -21,6 +21,7 @@
 pub mod check;
 pub mod disk;
 pub mod election;
+pub mod linearize;
 pub mod net;
 pub mod replica;
 pub mod rng;
