@@ -207,6 +207,15 @@ pub enum PeerMessage<'a> {
         /// Its xid.
         cxid: Xid,
     },
+    /// Leader to learner (herd's own): the answer to a REQUEST, as the reply frame the
+    /// leader built, sent after the COMMIT of the txn it answers so the learner has applied
+    /// it first. ZooKeeper's learners rebuild replies from the committed txn instead.
+    Reply {
+        /// The session whose request this answers.
+        session: SessionId,
+        /// The whole client reply frame, length prefix included.
+        frame: &'a [u8],
+    },
 }
 
 impl PeerMessage<'_> {
@@ -235,6 +244,7 @@ impl PeerMessage<'_> {
             PeerMessage::RevalidateReply { .. } => "REVALIDATEREPLY",
             PeerMessage::Request { .. } => "REQUEST",
             PeerMessage::SyncReply { .. } => "SYNC",
+            PeerMessage::Reply { .. } => "REPLY",
         }
     }
 }
@@ -279,6 +289,7 @@ impl fmt::Display for PeerMessage<'_> {
             PeerMessage::SyncReply { session, cxid } => {
                 write!(f, " session={session} cxid={}", cxid.0)
             }
+            PeerMessage::Reply { session, frame } => write!(f, " session={session} frame={}B", frame.len()),
         }
     }
 }

@@ -84,6 +84,10 @@ fn every_variant<'a>(sessions: TouchedSessions<'a>) -> Vec<PeerMessage<'a>> {
             auth: b"digest:bob",
         },
         PeerMessage::SyncReply { session: SessionId(9), cxid: Xid(i32::MIN) },
+        PeerMessage::Reply {
+            session: SessionId(-2),
+            frame: &[0, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0]
+        },
     ]
 }
 
@@ -162,7 +166,7 @@ fn every_variant_round_trips() {
         names.insert(msg.name());
     }
     // FOLLOWERINFO and OBSERVERINFO are one variant; every other name is one variant.
-    assert_eq!(names.len(), 22);
+    assert_eq!(names.len(), 23);
 }
 
 #[test]
@@ -224,8 +228,8 @@ fn trailing_bytes_are_refused() {
 #[test]
 fn malformed_payloads_are_refused() {
     let bad: &[&[u8]] = &[
-        // unknown message tag
-        &[1, 21],
+        // unknown message tag (21 is the last, REPLY)
+        &[1, 22],
         &[1, 0x80, 0x01],
         // ServerState 4 does not exist
         &[1, 0x01, 0x04, 0x03, 0x05, 0x02, 0x01],

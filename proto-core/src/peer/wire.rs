@@ -58,6 +58,7 @@ pub(super) enum Wire<'a> {
     RevalidateReply { session: i64, valid: bool },
     Request { session: i64, cxid: i32, opcode: i32, body: &'a [u8], auth: &'a [u8] },
     SyncReply { session: i64, cxid: i32 },
+    Reply { session: i64, frame: &'a [u8] },
 }
 
 impl<'a> From<&PeerMessage<'a>> for Wire<'a> {
@@ -106,6 +107,7 @@ impl<'a> From<&PeerMessage<'a>> for Wire<'a> {
                 Wire::Request { session: session.0, cxid: cxid.0, opcode, body, auth }
             }
             PeerMessage::SyncReply { session, cxid } => Wire::SyncReply { session: session.0, cxid: cxid.0 },
+            PeerMessage::Reply { session, frame } => Wire::Reply { session: session.0, frame },
         }
     }
 }
@@ -165,6 +167,7 @@ impl<'a> Wire<'a> {
             Wire::SyncReply { session, cxid } => {
                 PeerMessage::SyncReply { session: SessionId(session), cxid: Xid(cxid) }
             }
+            Wire::Reply { session, frame } => PeerMessage::Reply { session: SessionId(session), frame },
         })
     }
 }

@@ -4,7 +4,7 @@
 use core::net::IpAddr;
 
 use crate::acl::{AuthId, AuthIds};
-use crate::ids::ConnId;
+use crate::ids::{ConnId, SessionId};
 use crate::session::SessionRef;
 use crate::time::Instant;
 
@@ -23,6 +23,9 @@ pub enum ConnState {
     Established(SessionRef),
     /// The core asked the shell to close it; further frames are ignored.
     Closing,
+    /// A follower asked the leader to create this session; the connect response waits for
+    /// the leader's answer.
+    Joining(SessionId),
 }
 
 /// Per-connection counters for 4lw `cons`.
@@ -69,7 +72,22 @@ const FREE: u8 = 0;
 const HANDSHAKE: u8 = 1;
 const ESTABLISHED: u8 = 2;
 const CLOSING: u8 = 3;
+const JOINING: u8 = 4;
 
+/// What an ensemble connection is waiting for before it may run more requests: replies
+/// leave in request order, so a request that cannot be answered yet holds back the rest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Pending {
+    /// Requests handed to the leader (writes, session create/close) not yet answered.
+    pub forwarded: u32,
+    /// A sync waits for the leader's quorum round.
+    pub sync: bool,
+    /// The client asked to close its session: close once the leader answered.
+    pub close_after_reply: bool,
+    /// `read_only` of a joining connection's ConnectRequest: 0 absent, 1 present.
+    pub read_only_field: u8,
+}
 /// One connection slot: integers only, and all-zero bytes is a free slot, so the shell can
 /// hand in zeroed memory that costs nothing until a connection uses it.
 #[derive(Clone)]
@@ -84,6 +102,10 @@ pub struct ConnSlot {
     remote: [u8; 16],
     remote_v6: bool,
     state: u8,
+    /// The session id of a joining or established connection.
+    session_id: SessionId,
+    /// What the connection waits for (ensemble modes).
+    pub pending: Pending,
 }
 
 impl ConnSlot {
@@ -103,6 +125,8 @@ impl ConnSlot {
         remote: [0; 16],
         remote_v6: false,
         state: FREE,
+        session_id: SessionId(0),
+        pending: Pending { forwarded: 0, sync: false, close_after_reply: false, read_only_field: 0 },
     };
 
     fn state(&self) -> ConnState {
@@ -110,6 +134,7 @@ impl ConnSlot {
             HANDSHAKE => ConnState::Handshake,
             ESTABLISHED => ConnState::Established(self.session),
             CLOSING => ConnState::Closing,
+            JOINING => ConnState::Joining(self.session_id),
             _ => ConnState::Free,
         }
     }
@@ -120,6 +145,10 @@ impl ConnSlot {
             ConnState::Handshake => (HANDSHAKE, SessionRef::NONE),
             ConnState::Established(r) => (ESTABLISHED, r),
             ConnState::Closing => (CLOSING, self.session),
+            ConnState::Joining(id) => {
+                self.session_id = id;
+                (JOINING, SessionRef::NONE)
+            }
         };
     }
 
@@ -209,6 +238,16 @@ impl<'s> ConnTable<'s> {
         Ok(ConnId(i as u32))
     }
 
+    /// Takes a slot for a request a follower forwarded (a leader runs it as if it came from
+    /// a connection of its own, with the follower connection's auth ids). Per-address limits
+    /// do not apply: the slot lives only while the request runs.
+    pub fn open_proxy(&mut self, now: Instant, remote: IpAddr) -> Result<ConnId, ConnectionRefused> {
+        let per_ip_max = core::mem::replace(&mut self.per_ip_max, 0);
+        let opened = self.open(now, remote);
+        self.per_ip_max = per_ip_max;
+        opened
+    }
+
     /// Frees the slot of a connection the shell has closed.
     pub fn free(&mut self, conn: ConnId) {
         if let Some(s) = self.slots.get_mut(conn.0 as usize) {
@@ -244,6 +283,39 @@ impl<'s> ConnTable<'s> {
     /// The connection's auth ids, to add to.
     pub fn auth_mut(&mut self, conn: ConnId) -> Option<&mut AuthIds<AUTH_IDS_PER_CONNECTION_MAX>> {
         self.slots.get_mut(conn.0 as usize).map(|s| &mut s.auth)
+    }
+
+    /// What the connection waits for.
+    pub fn pending(&self, conn: ConnId) -> Pending {
+        self.slots.get(conn.0 as usize).map_or(Pending::default(), |s| s.pending)
+    }
+
+    /// What the connection waits for, to change (`None` for a free slot).
+    pub fn pending_mut(&mut self, conn: ConnId) -> Option<&mut Pending> {
+        self.slots.get_mut(conn.0 as usize).filter(|s| s.state != FREE).map(|s| &mut s.pending)
+    }
+
+    /// Records the session id an established connection is bound to (for finding it after
+    /// the session itself is gone, as a follower must when the leader answers a close).
+    pub fn set_session_id(&mut self, conn: ConnId, id: SessionId) {
+        if let Some(s) = self.slots.get_mut(conn.0 as usize).filter(|s| s.state != FREE) {
+            s.session_id = id;
+        }
+    }
+
+    /// The open connection bound to (or joining as) session `id`, by scan.
+    pub fn find_session(&self, id: SessionId) -> Option<ConnId> {
+        self.live_slots()
+            .position(|s| matches!(s.state, ESTABLISHED | JOINING | CLOSING) && s.session_id == id)
+            .map(|i| ConnId(i as u32))
+    }
+
+    /// Open connections with something pending, by scan.
+    pub fn waiting(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.live_slots()
+            .enumerate()
+            .filter(|(_, s)| s.state != FREE && s.pending != Pending::default())
+            .map(|(i, _)| ConnId(i as u32))
     }
 
     /// The connection's counters.

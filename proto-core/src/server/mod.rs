@@ -20,6 +20,7 @@
 
 pub mod conn;
 pub mod db;
+mod ensemble;
 pub mod prep;
 mod quota;
 mod reply;
@@ -45,8 +46,10 @@ use crate::txn::{push_multi_op, Txn, TxnOp};
 use crate::watch::{WatchEvent, WatchKind, WatchMode, WatchSlot, WatchTable, WatcherType};
 use crate::zxid::Zxid;
 
-pub use conn::{ConnSlot, ConnState, ConnStats, ConnTable, ConnectionRefused};
+pub use conn::{ConnSlot, ConnState, ConnStats, ConnTable, ConnectionRefused, Pending};
 pub use db::{ApplyError, Db, EventSink, NoEvents};
+use ensemble::Route;
+pub use ensemble::{decode_auth, encode_auth, AUTH_ENCODED_BYTES_MAX};
 use prep::{CreateArgs, Overlay, Prep};
 use reply::Outbox;
 
@@ -60,6 +63,40 @@ pub trait Effects {
     fn append(&mut self, zxid: Zxid, record: &[u8]);
     /// Something worth a log line happened (bad input, a bound hit…).
     fn note(&mut self, note: Note<'_>);
+    /// [`Mode::Following`]: hand this request (header included) of `session`, arrived on
+    /// `conn`, to the leader; its answer comes back through [`Server::handle_leader_reply`].
+    fn forward(&mut self, conn: ConnId, session: SessionId, frame: &[u8]);
+    /// [`Mode::Leading`] or [`Mode::Following`]: a sync on `conn` waits for the leader's
+    /// quorum round; answer it with [`Server::answer_sync`] once the round is done.
+    fn sync(&mut self, conn: ConnId, session: SessionId, xid: Xid, path: &[u8]);
+}
+
+/// How this replica takes part in the service.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Alone: it validates, logs and applies every write itself.
+    #[default]
+    Standalone,
+    /// The ensemble's leader: writes (its clients' and the ones followers forward) are
+    /// validated and applied here as standalone, and their records are proposed; what they
+    /// reveal is released once committed, so the shell gates frames on the commit point.
+    /// It alone expires sessions and reaps containers.
+    Leading,
+    /// A follower: reads are served from the local tree, writes go to the leader
+    /// ([`Effects::forward`]) and the tree changes only by committed txns
+    /// ([`Server::apply_committed`]).
+    Following,
+}
+
+/// What became of a client frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameOutcome {
+    /// Taken.
+    Done,
+    /// The connection waits for an earlier request's answer and replies go in order: hand
+    /// this frame (and every later one of the connection) in again after an answer came
+    /// ([`ConnTable::waiting`] lists the connections still waiting).
+    Deferred,
 }
 
 /// Events the shell should log.
@@ -270,6 +307,7 @@ pub struct Server<'s> {
     path_buf: &'s mut [u8],
     acl_buf: &'s mut [u8],
     ids: SessionIdGen,
+    mode: Mode,
     durable: Zxid,
     next_reap: Instant,
     stats: ServerStats,
@@ -356,6 +394,7 @@ impl<'s> Server<'s> {
             overlay_buf: storage.overlay,
             path_buf: storage.path,
             acl_buf: storage.acl,
+            mode: Mode::Standalone,
             durable: Zxid::ZERO,
             stats: ServerStats { started_at: now.instant, ..ServerStats::default() },
             cfg,
@@ -373,6 +412,11 @@ impl<'s> Server<'s> {
     /// The settings in force.
     pub fn config(&self) -> &ServerConfig {
         &self.cfg
+    }
+
+    /// How this replica takes part.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Zxid of the last applied txn.
@@ -450,6 +494,10 @@ impl<'s> Server<'s> {
 
     /// When [`Server::handle_timeout`] next has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.mode == Mode::Following {
+            // The leader alone expires sessions and reaps nodes.
+            return None;
+        }
         let reap = (self.db.tree.znode_count() > crate::tree::RESERVED_ZNODES).then_some(self.next_reap);
         match (self.db.sessions.next_deadline(), reap) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -460,6 +508,9 @@ impl<'s> Server<'s> {
     /// Expires sessions whose time is up and reaps containers and TTL nodes; harmless when
     /// called early.
     pub fn handle_timeout<F: Effects>(&mut self, now: Now, fx: &mut F) {
+        if self.mode == Mode::Following {
+            return;
+        }
         let mut expired: heapless::Vec<SessionId, 64> = heapless::Vec::new();
         loop {
             expired.clear();
@@ -484,15 +535,39 @@ impl<'s> Server<'s> {
     }
 
     /// One frame (length prefix removed) arrived on `conn`.
-    pub fn handle_frame<F: Effects>(&mut self, now: Now, conn: ConnId, frame: &[u8], fx: &mut F) {
+    pub fn handle_frame<F: Effects>(&mut self, now: Now, conn: ConnId, frame: &[u8], fx: &mut F) -> FrameOutcome {
+        let state = self.conns.state(conn);
+        if let ConnState::Established(r) = state {
+            if self.mode != Mode::Standalone {
+                match self.route(conn, frame) {
+                    Route::Defer => return FrameOutcome::Deferred,
+                    Route::Forward => {
+                        self.count_received(conn);
+                        self.forward(now, conn, r, frame, fx);
+                        return FrameOutcome::Done;
+                    }
+                    Route::Local => {}
+                }
+            }
+        }
+        if matches!(state, ConnState::Joining(_)) {
+            // Nothing may run before the session exists (a client does not pipeline past
+            // its connect, but the bytes may be there).
+            return FrameOutcome::Deferred;
+        }
+        self.count_received(conn);
+        match state {
+            ConnState::Free | ConnState::Closing | ConnState::Joining(_) => {}
+            ConnState::Handshake => self.handle_connect(now, conn, frame, fx),
+            ConnState::Established(r) => self.handle_request(now, conn, r, frame, fx),
+        }
+        FrameOutcome::Done
+    }
+
+    fn count_received(&mut self, conn: ConnId) {
         self.stats.packets_received += 1;
         if let Some(s) = self.conns.stats_mut(conn) {
             s.received += 1;
-        }
-        match self.conns.state(conn) {
-            ConnState::Free | ConnState::Closing => {}
-            ConnState::Handshake => self.handle_connect(now, conn, frame, fx),
-            ConnState::Established(r) => self.handle_request(now, conn, r, frame, fx),
         }
     }
 
@@ -520,6 +595,9 @@ impl<'s> Server<'s> {
             negotiate_timeout(req.timeout_ms, self.cfg.min_session_timeout_ms, self.cfg.max_session_timeout_ms);
         let read_only = req.read_only.map(|_| false);
         if req.session_id.0 == 0 {
+            if self.mode == Mode::Following {
+                return self.join_session(conn, timeout_ms, read_only, fx);
+            }
             return self.create_session(now, conn, timeout_ms, read_only, fx);
         }
         // Reconnect: first close any other connection bound to the session (section 2.3).
@@ -539,6 +617,7 @@ impl<'s> Server<'s> {
         self.db.sessions.set_conn(r, Some(conn));
         self.db.sessions.touch(now.instant, r);
         self.conns.set_state(conn, ConnState::Established(r));
+        self.conns.set_session_id(conn, req.session_id);
         let password = self.db.sessions.password(r);
         let resp = ConnectResponse {
             protocol_version: 0,
@@ -601,6 +680,7 @@ impl<'s> Server<'s> {
         let Some(r) = self.db.sessions.find(id) else { return self.close_conn(conn, fx) };
         self.db.sessions.set_conn(r, Some(conn));
         self.conns.set_state(conn, ConnState::Established(r));
+        self.conns.set_session_id(conn, id);
         let resp = ConnectResponse {
             protocol_version: 0,
             timeout_ms: timeout_ms as i32,
@@ -833,10 +913,17 @@ impl<'s> Server<'s> {
                 let body = reply::Ephemerals { tree: &self.db.tree, session, prefix };
                 self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &body, last);
             }
-            Request::Sync(q) => {
+            Request::Sync(q) if self.mode == Mode::Standalone => {
                 // Standalone: everything applied is already visible, in order.
                 let body = jute::PathRecord { path: q.path };
                 self.out.reply(fx, conn, xid, last, ErrorCode::Ok, &body, last);
+            }
+            Request::Sync(q) => {
+                // The leader's quorum round decides; the connection waits for it.
+                if let Some(p) = self.conns.pending_mut(conn) {
+                    p.sync = true;
+                }
+                fx.sync(conn, session, xid, q.path);
             }
             Request::WhoAmI => {
                 let body = reply::WhoAmI { ids: self.conns.auth(conn) };

@@ -18,11 +18,15 @@ enum Out {
     Send { conn: ConnId, frame: Vec<u8>, after: Zxid },
     Close { conn: ConnId },
     Append { zxid: Zxid },
+    Forward { conn: ConnId, session: SessionId, frame: Vec<u8> },
+    Sync { conn: ConnId, xid: Xid, path: Vec<u8> },
 }
 
 #[derive(Default)]
 struct Recorder {
     out: Vec<Out>,
+    /// The appended records' bytes, in order.
+    records: Vec<Vec<u8>>,
 }
 
 impl Effects for Recorder {
@@ -32,10 +36,17 @@ impl Effects for Recorder {
     fn close(&mut self, conn: ConnId, _after: Zxid) {
         self.out.push(Out::Close { conn });
     }
-    fn append(&mut self, zxid: Zxid, _record: &[u8]) {
+    fn append(&mut self, zxid: Zxid, record: &[u8]) {
         self.out.push(Out::Append { zxid });
+        self.records.push(record.to_vec());
     }
     fn note(&mut self, _: Note<'_>) {}
+    fn forward(&mut self, conn: ConnId, session: SessionId, frame: &[u8]) {
+        self.out.push(Out::Forward { conn, session, frame: frame.to_vec() });
+    }
+    fn sync(&mut self, conn: ConnId, _session: SessionId, xid: Xid, path: &[u8]) {
+        self.out.push(Out::Sync { conn, xid, path: path.to_vec() });
+    }
 }
 
 const LIMITS: Limits = Limits {
@@ -307,6 +318,9 @@ fn replay_rebuilds_the_same_tree() {
             self.0.push(record.to_vec());
         }
         fn note(&mut self, _: Note<'_>) {}
+        // Standalone servers never forward or defer a sync.
+        fn forward(&mut self, _: ConnId, _: SessionId, _: &[u8]) {}
+        fn sync(&mut self, _: ConnId, _: SessionId, _: Xid, _: &[u8]) {}
     }
     let mut log = Log(Vec::new());
     s.handle_frame(at(1), a, &create(b"/r", b"1"), &mut log);
@@ -382,6 +396,9 @@ mod quota {
             self.0.push(record.to_vec());
         }
         fn note(&mut self, _: Note<'_>) {}
+        // Standalone servers never forward or defer a sync.
+        fn forward(&mut self, _: ConnId, _: SessionId, _: &[u8]) {}
+        fn sync(&mut self, _: ConnId, _: SessionId, _: Xid, _: &[u8]) {}
     }
 
     const STATS: &[u8] = b"/zookeeper/quota/p/zookeeper_stats";
@@ -424,5 +441,210 @@ mod quota {
         let replayed = t.tree().lookup(STATS).unwrap();
         assert_eq!(t.tree().data(replayed), s.tree().data(id));
         assert_eq!(t.tree().stat(replayed), s.tree().stat(id));
+    }
+}
+
+/// A leader and a follower wired by hand, as an ensemble shell wires them: what the follower
+/// forwards runs on a leader proxy slot, the leader's records are applied by the follower
+/// as committed txns, and the leader's answer is handed back to the follower.
+mod ensemble {
+    use super::*;
+    use crate::server::{encode_auth, FrameOutcome, Mode};
+
+    struct Pair {
+        leader: Server<'static>,
+        follower: Server<'static>,
+        /// What the follower emitted.
+        fx: Recorder,
+    }
+
+    impl Pair {
+        fn new() -> Pair {
+            let mut leader = server();
+            leader.set_mode(at(0), Mode::Leading);
+            leader.begin_epoch(1);
+            let mut follower = server();
+            follower.set_mode(at(0), Mode::Following);
+            Pair { leader, follower, fx: Recorder::default() }
+        }
+
+        /// Runs every request the follower forwarded since the last call on the leader,
+        /// commits the records on the follower, then hands back the answers.
+        fn round_trip(&mut self, now: u64) {
+            let forwards: Vec<(ConnId, SessionId, Vec<u8>)> = self
+                .fx
+                .out
+                .iter()
+                .filter_map(|o| match o {
+                    Out::Forward { conn, session, frame } => Some((*conn, *session, frame.clone())),
+                    _ => None,
+                })
+                .collect();
+            self.fx.out.retain(|o| !matches!(o, Out::Forward { .. }));
+            for (conn, session, frame) in forwards {
+                let mut auth = vec![0u8; crate::server::AUTH_ENCODED_BYTES_MAX];
+                let auth = encode_auth(self.follower.connections().auth(conn), &mut auth).unwrap().to_vec();
+                let proxy =
+                    self.leader.open_proxy(at(now), core::net::IpAddr::V4(core::net::Ipv4Addr::LOCALHOST), &auth);
+                let proxy = proxy.unwrap();
+                let mut lfx = Recorder::default();
+                self.leader.handle_forwarded(at(now), proxy, session, &frame, &mut lfx);
+                self.leader.close_proxy(proxy);
+                for rec in &lfx.records {
+                    self.follower.apply_committed(at(now), rec, &mut self.fx).unwrap();
+                }
+                for o in lfx.out {
+                    if let Out::Send { conn: c, frame, .. } = o {
+                        assert_eq!(c, proxy, "the leader answers only the proxy slot");
+                        self.follower.handle_leader_reply(at(now), session, &frame, &mut self.fx);
+                    }
+                }
+            }
+        }
+
+        fn connect(&mut self) -> (ConnId, SessionId) {
+            let conn = self.follower.handle_open(at(0), core::net::IpAddr::V4(core::net::Ipv4Addr::LOCALHOST)).unwrap();
+            self.follower.handle_frame(at(0), conn, &connect_frame(0, &[0; 16]), &mut self.fx);
+            assert!(
+                !self.fx.out.iter().any(|o| matches!(o, Out::Send { .. })),
+                "a follower answers a new session only once the leader logged it"
+            );
+            self.round_trip(1);
+            let Some(Out::Send { frame, .. }) = self.fx.out.last() else { panic!("{:?}", self.fx.out) };
+            let resp = crate::jute::ConnectResponse::decode_from(&frame[4..]).unwrap();
+            assert!(resp.timeout_ms > 0);
+            let session = resp.session_id;
+            self.fx.out.clear();
+            (conn, session)
+        }
+
+        fn sends(&self) -> Vec<Vec<u8>> {
+            self.fx
+                .out
+                .iter()
+                .filter_map(|o| if let Out::Send { frame, .. } = o { Some(frame.clone()) } else { None })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn a_follower_forwards_writes_and_serves_reads_after_them() {
+        let mut p = Pair::new();
+        let (a, session) = p.connect();
+        assert_eq!(p.follower.sessions().find(session).is_some(), p.leader.sessions().find(session).is_some());
+        assert!(p.follower.sessions().find(session).is_some(), "createSession was applied on the follower");
+
+        // A write goes to the leader; a read behind it waits for its answer.
+        assert_eq!(p.follower.handle_frame(at(2), a, &create(b"/a", b"x"), &mut p.fx), FrameOutcome::Done);
+        let get = request(2, OpCode::GetData, &GetDataRequest { path: b"/a", watch: false });
+        assert_eq!(p.follower.handle_frame(at(2), a, &get, &mut p.fx), FrameOutcome::Deferred);
+        assert!(p.sends().is_empty(), "nothing answered before the leader did");
+        p.round_trip(3);
+        assert_eq!(p.follower.tree().lookup(b"/a").is_some(), true);
+        assert_eq!(p.leader.tree().lookup(b"/a").is_some(), true);
+        assert_eq!(p.follower.last_zxid(), p.leader.last_zxid());
+        let sends = p.sends();
+        assert_eq!(sends.len(), 1);
+        assert_eq!(reply_header(&sends[0]).xid, Xid(1));
+        assert_eq!(reply_header(&sends[0]).zxid, p.leader.last_zxid().as_wire());
+        // The deferred read now runs and sees the write.
+        p.fx.out.clear();
+        assert_eq!(p.follower.handle_frame(at(4), a, &get, &mut p.fx), FrameOutcome::Done);
+        let sends = p.sends();
+        let data = crate::jute::GetDataResponse::decode_from(&sends[0][4 + 16..]).unwrap();
+        assert_eq!(data.data, Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn a_follower_fires_watches_from_committed_txns_before_the_writer_reply() {
+        let mut p = Pair::new();
+        let (a, _) = p.connect();
+        let (b, _) = p.connect();
+        p.follower.handle_frame(at(2), a, &create(b"/w", b"1"), &mut p.fx);
+        p.round_trip(3);
+        p.follower.handle_frame(
+            at(4),
+            b,
+            &request(2, OpCode::GetData, &GetDataRequest { path: b"/w", watch: true }),
+            &mut p.fx,
+        );
+        p.follower.handle_frame(
+            at(4),
+            a,
+            &request(3, OpCode::GetData, &GetDataRequest { path: b"/w", watch: true }),
+            &mut p.fx,
+        );
+        p.fx.out.clear();
+        let set = SetDataRequest { path: b"/w", data: Some(b"2"), version: Version::ANY };
+        p.follower.handle_frame(at(5), a, &request(4, OpCode::SetData, &set), &mut p.fx);
+        p.round_trip(6);
+        let to = |c: ConnId| -> Vec<Xid> {
+            p.fx.out
+                .iter()
+                .filter_map(|o| match o {
+                    Out::Send { conn, frame, .. } if *conn == c => Some(reply_header(frame).xid),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(to(b), vec![Xid::NOTIFICATION]);
+        assert_eq!(to(a), vec![Xid::NOTIFICATION, Xid(4)], "the writer's own watch fires before its reply");
+    }
+
+    #[test]
+    fn a_follower_closes_the_session_through_the_leader_and_drops_expired_ones() {
+        let mut p = Pair::new();
+        let (a, sa) = p.connect();
+        let (b, sb) = p.connect();
+        let eph = CreateRequest { path: b"/e", data: Some(b""), acl: OPEN_ACL_UNSAFE, flags: 1 };
+        p.follower.handle_frame(at(2), a, &request(1, OpCode::Create, &eph), &mut p.fx);
+        p.round_trip(3);
+        assert!(p.follower.tree().lookup(b"/e").is_some());
+        // The client's own close: the reply, then the connection closes; the ephemeral goes.
+        p.fx.out.clear();
+        p.follower.handle_frame(at(4), a, &request(2, OpCode::CloseSession, &()), &mut p.fx);
+        p.round_trip(5);
+        assert!(p.follower.tree().lookup(b"/e").is_none());
+        assert!(p.follower.sessions().find(sa).is_none());
+        let kinds: Vec<bool> =
+            p.fx.out
+                .iter()
+                .filter(|o| !matches!(o, Out::Append { .. }))
+                .map(|o| matches!(o, Out::Close { .. }))
+                .collect();
+        assert_eq!(kinds, vec![false, true], "reply then close: {:?}", p.fx.out);
+        // A session the leader expires loses its connection on the follower.
+        p.fx.out.clear();
+        let mut lfx = Recorder::default();
+        p.leader.handle_timeout(at(1_000_000), &mut lfx);
+        for rec in &lfx.records {
+            p.follower.apply_committed(at(1_000_000), rec, &mut p.fx).unwrap();
+        }
+        assert!(p.follower.sessions().find(sb).is_none());
+        assert!(p.fx.out.iter().any(|o| matches!(o, Out::Close { conn } if *conn == b)), "{:?}", p.fx.out);
+    }
+
+    #[test]
+    fn a_follower_neither_expires_sessions_nor_logs() {
+        let mut p = Pair::new();
+        let (_, s) = p.connect();
+        assert_eq!(p.follower.poll_timeout(), None);
+        p.follower.handle_timeout(at(1_000_000), &mut p.fx);
+        assert!(p.follower.sessions().find(s).is_some());
+        assert!(!p.fx.out.iter().any(|o| matches!(o, Out::Append { .. })));
+    }
+
+    #[test]
+    fn forwarded_auth_ids_round_trip_and_garbage_is_refused() {
+        let mut ids = crate::acl::AuthIds::<4>::new(core::net::IpAddr::V4(core::net::Ipv4Addr::LOCALHOST));
+        ids.add(crate::acl::digest(b"bob:secret").unwrap()).unwrap();
+        let mut buf = [0u8; 1024];
+        let bytes = encode_auth(ids.as_slice(), &mut buf).unwrap();
+        let back = crate::server::decode_auth(bytes).unwrap();
+        assert_eq!(back.as_slice().len(), 2);
+        assert_eq!(back.as_slice()[1].id(), ids.as_slice()[1].id());
+        assert!(crate::server::decode_auth(&[9, 0, 0]).is_none(), "unknown scheme");
+        assert!(crate::server::decode_auth(&[2, 0, 5, b'a']).is_none(), "short id");
+        assert!(encode_auth(ids.as_slice(), &mut [0u8; 4]).is_none(), "buffer too small");
     }
 }

@@ -386,9 +386,10 @@ impl<'s> Follower<'s> {
                 Ok(Handled::Done)
             }
             // Server business, once serving.
-            (S::Broadcast, PeerMessage::SyncReply { .. } | PeerMessage::RevalidateReply { .. }) => {
-                Ok(Handled::ForServer)
-            }
+            (
+                S::Broadcast,
+                PeerMessage::SyncReply { .. } | PeerMessage::RevalidateReply { .. } | PeerMessage::Reply { .. },
+            ) => Ok(Handled::ForServer),
             _ => Err(out_of_phase),
         }
     }
