@@ -2,6 +2,7 @@
 //! async-net) and files, and answers ZooKeeper's four-letter words.
 
 pub mod config;
+pub mod ensemble;
 pub mod fourlw;
 pub mod host;
 pub mod memory;

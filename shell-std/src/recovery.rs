@@ -17,6 +17,17 @@ use crate::storage::{latest_snapshot, TxnLog};
 /// server is left half-built and must be dropped, as the caller does by exiting. Logs at
 /// info level where the time went.
 pub fn recover(server: &mut Server<'static>, config: &Config, clock: &Clock) -> io::Result<TxnLog> {
+    recover_with(server, config, clock, |_, _| {})
+}
+
+/// [`recover`], also handing every replayed log record (zxid, payload) to `on_record`: an
+/// ensemble member keeps the newest ones for DIFF.
+pub fn recover_with(
+    server: &mut Server<'static>,
+    config: &Config,
+    clock: &Clock,
+    mut on_record: impl FnMut(u64, &[u8]),
+) -> io::Result<TxnLog> {
     let now = clock.now();
     let t0 = Instant::now();
     let snapshot = latest_snapshot(&config.data_dir)?;
@@ -43,6 +54,7 @@ pub fn recover(server: &mut Server<'static>, config: &Config, clock: &Clock) -> 
     let t_restored = Instant::now();
     let after = server.last_zxid().0;
     let (log, found, summary) = TxnLog::open_replay(&config.data_log_dir, after, |zxid, payload| {
+        on_record(zxid, payload);
         server.replay(now, payload).map(|_| ()).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,

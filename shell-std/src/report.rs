@@ -135,6 +135,21 @@ pub fn four_letter(
         environment: EnvReport::gather(),
         ..ServerReport::default()
     };
+    if let Some(e) = &out.ensemble {
+        report.serving = e.serving;
+        report.mode = e.mode;
+        report.quorum = Some(fourlw::QuorumReport {
+            peer_state: e.peer_state.clone(),
+            quorum_size: e.quorum_size,
+            synced_observers: None,
+            observer_master_id: None,
+            leader: (e.mode == fourlw::ServerMode::Leader).then(|| fourlw::LeaderReport {
+                learners: e.learners,
+                synced_followers: e.synced_followers,
+                ..fourlw::LeaderReport::default()
+            }),
+        });
+    }
     report.conf = config.to_conf_lines(&ConfFacts {
         data_dir_size: report.data_dir_size,
         data_log_size: report.log_dir_size,

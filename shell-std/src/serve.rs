@@ -18,7 +18,7 @@ use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use proto_core::jute::{classify_length, classify_prefix, FourLetterWord, Prefix};
-use proto_core::server::{Effects, Note, Server};
+use proto_core::server::{Effects, FrameOutcome, Note, Server};
 use proto_core::{ConnId, Instant, Now, Zxid};
 
 use crate::config::Config;
@@ -55,6 +55,8 @@ pub enum Event {
     Durable(io::Result<u64>),
     /// A snapshot child process finished.
     SnapshotDone { zxid: Zxid, ok: bool },
+    /// Something happened on a peer port (ensemble members only).
+    Peer(crate::peers::PortKind, crate::peers::PeerEvent),
 }
 
 /// What the core task tells a connection's writer task.
@@ -89,15 +91,17 @@ impl Clock {
 }
 
 /// A frame or close held until its zxid is durable.
-enum Held {
+pub(crate) enum Held {
     Frame(Vec<u8>),
     Close,
 }
 
 /// The shell's side of one connection.
 pub struct ConnOut {
-    tx: Sender<Out>,
-    held: VecDeque<(Zxid, Held)>,
+    pub(crate) tx: Sender<Out>,
+    pub(crate) held: VecDeque<(Zxid, Held)>,
+    /// Frames the core deferred (an earlier request awaits the leader), in arrival order.
+    pub(crate) deferred: VecDeque<Vec<u8>>,
     /// Peer address.
     pub addr: SocketAddr,
     /// Frames handed to the writer.
@@ -110,10 +114,11 @@ pub struct ConnOut {
 pub struct Outputs {
     /// Open connections.
     pub conns: HashMap<ConnId, ConnOut>,
-    holding: BTreeSet<ConnId>,
-    /// Highest durable zxid.
+    pub(crate) holding: BTreeSet<ConnId>,
+    /// Highest zxid whose frames may go out: durable (standalone), committed (leader) or
+    /// applied (follower).
     pub durable: Zxid,
-    writer: LogWriterHandle,
+    pub(crate) writer: Option<LogWriterHandle>,
     /// Txns appended since the last snapshot.
     pub txns_since_snapshot: u64,
     /// Bytes of the last/min/max reply.
@@ -128,10 +133,33 @@ pub struct Outputs {
     pub connections_accepted: u64,
     /// The trace mask `stmk` sets and `gtmk` shows (herd traces nothing by it).
     pub trace_mask: i64,
+    /// Ensemble members: the role and what the reports show of it; `None` standalone.
+    pub ensemble: Option<crate::ensemble::Status>,
+    /// Ensemble members: what the core asked of the role, for the ensemble loop to carry out.
+    pub(crate) asks: crate::ensemble::Asks,
 }
 
 impl Outputs {
-    fn release(&mut self) {
+    /// Outputs over the log `writer`, nothing open yet.
+    pub(crate) fn new(writer: LogWriterHandle, durable: Zxid) -> Outputs {
+        Outputs {
+            conns: HashMap::new(),
+            holding: BTreeSet::new(),
+            durable,
+            writer: Some(writer),
+            txns_since_snapshot: 0,
+            reply_sizes: (-1, -1, -1),
+            frames_sent: 0,
+            four_letter_words: 0,
+            bytes_received: 0,
+            connections_accepted: 0,
+            trace_mask: ZOOKEEPER_DEFAULT_TRACE_MASK,
+            ensemble: None,
+            asks: crate::ensemble::Asks::default(),
+        }
+    }
+
+    pub(crate) fn release(&mut self) {
         let durable = self.durable;
         let mut emptied = Vec::new();
         for &conn in &self.holding {
@@ -155,7 +183,7 @@ impl Outputs {
         }
     }
 
-    fn push(&mut self, conn: ConnId, after: Zxid, item: Held) {
+    pub(crate) fn push(&mut self, conn: ConnId, after: Zxid, item: Held) {
         let Some(c) = self.conns.get_mut(&conn) else { return };
         if c.held.is_empty() && after <= self.durable {
             let _ = c.tx.try_send(match item {
@@ -171,6 +199,11 @@ impl Outputs {
 
 impl Effects for Outputs {
     fn send(&mut self, conn: ConnId, frame: &[u8], after: Zxid) {
+        if let Some(remote) = self.asks.proxy.filter(|p| p.conn == conn) {
+            // The answer to a request a follower forwarded: it goes back once committed.
+            self.asks.remote_replies.push_back((after, remote.origin, remote.session, frame.to_vec()));
+            return;
+        }
         let len = frame.len() as i64;
         let (last, min, max) = &mut self.reply_sizes;
         *last = len;
@@ -184,16 +217,37 @@ impl Effects for Outputs {
     }
 
     fn close(&mut self, conn: ConnId, after: Zxid) {
+        if self.asks.proxy.is_some_and(|p| p.conn == conn) {
+            // The follower closes its own connection when the answer says so.
+            return;
+        }
         self.push(conn, after, Held::Close);
     }
 
     fn append(&mut self, zxid: Zxid, record: &[u8]) {
         self.txns_since_snapshot += 1;
-        if let Err(e) = self.writer.submit(zxid.0, record.to_vec()) {
+        if self.ensemble.is_some() {
+            // A leader's record is a proposal: the role logs it.
+            self.asks.proposals.push((zxid, record.to_vec()));
+            return;
+        }
+        let submitted = match &self.writer {
+            Some(w) => w.submit(zxid.0, record.to_vec()),
+            None => Err(io::Error::other("no log writer")),
+        };
+        if let Err(e) = submitted {
             // Nothing may be acknowledged without a log: stop rather than serve undurable writes.
             log::error!("txn log writer failed ({e}); stopping so that no write is acknowledged without being durable");
             std::process::exit(3);
         }
+    }
+
+    fn forward(&mut self, conn: ConnId, session: proto_core::SessionId, frame: &[u8]) {
+        self.asks.forwards.push((conn, session, frame.to_vec()));
+    }
+
+    fn sync(&mut self, conn: ConnId, session: proto_core::SessionId, xid: proto_core::Xid, path: &[u8]) {
+        self.asks.syncs.push((conn, session, xid, path.to_vec()));
     }
 
     fn note(&mut self, note: Note<'_>) {
@@ -214,7 +268,7 @@ pub fn run(config: Config) -> io::Result<()> {
         log::warn!("zoo.cfg: {w}");
     }
     if config.is_distributed() {
-        log::warn!("zoo.cfg lists server.N lines: replication is not built yet; running standalone");
+        return crate::ensemble::run(config);
     }
     // Files live in version-2 under each directory, as ZooKeeper's do.
     let mut config = config;
@@ -277,20 +331,7 @@ async fn core_loop(
     ev_tx: Sender<Event>,
     ev_rx: Receiver<Event>,
 ) -> io::Result<()> {
-    let durable = server.durable_zxid();
-    let mut out = Outputs {
-        conns: HashMap::new(),
-        holding: BTreeSet::new(),
-        durable,
-        writer,
-        txns_since_snapshot: 0,
-        reply_sizes: (-1, -1, -1),
-        frames_sent: 0,
-        four_letter_words: 0,
-        bytes_received: 0,
-        connections_accepted: 0,
-        trace_mask: ZOOKEEPER_DEFAULT_TRACE_MASK,
-    };
+    let mut out = Outputs::new(writer, server.durable_zxid());
     let mut snapshots = Snapshotter::new(PathBuf::from(&config.data_dir), &config);
     let whitelist = config.four_letter_words.clone();
     // One timer, re-armed only when the core's deadline moves: arming a timer costs the
@@ -336,7 +377,7 @@ async fn core_loop(
     }
 }
 
-fn handle_event(
+pub(crate) fn handle_event(
     server: &mut Server<'static>,
     out: &mut Outputs,
     clock: &Clock,
@@ -350,7 +391,8 @@ fn handle_event(
         Event::Open { addr, out: tx, reply } => match server.handle_open(now, addr.ip()) {
             Ok(conn) => {
                 out.connections_accepted += 1;
-                out.conns.insert(conn, ConnOut { tx, held: VecDeque::new(), addr, sent: 0, received: 0 });
+                let c = ConnOut { tx, held: VecDeque::new(), deferred: VecDeque::new(), addr, sent: 0, received: 0 };
+                out.conns.insert(conn, c);
                 let _ = reply.try_send(Some(conn));
             }
             Err(e) => {
@@ -363,7 +405,12 @@ fn handle_event(
                 c.received += 1;
             }
             out.bytes_received += bytes.len() as u64 + 4;
-            server.handle_frame(now, conn, &bytes, out);
+            let waiting = out.conns.get(&conn).is_some_and(|c| !c.deferred.is_empty());
+            if waiting || server.handle_frame(now, conn, &bytes, out) == FrameOutcome::Deferred {
+                if let Some(c) = out.conns.get_mut(&conn) {
+                    c.deferred.push_back(bytes);
+                }
+            }
         }
         Event::Closed { conn } => {
             server.handle_closed(conn);
@@ -399,12 +446,14 @@ fn handle_event(
             return Err(io::Error::new(e.kind(), format!("txn log failed, stopping: {e}")));
         }
         Event::SnapshotDone { zxid, ok } => snapshots.finished(zxid, ok),
+        // A standalone server has no peer ports; the ensemble loop takes these itself.
+        Event::Peer(..) => {}
     }
     Ok(())
 }
 
 /// Reads one connection: a 4lw, or frames until the peer or the core closes it.
-async fn connection(
+pub(crate) async fn connection(
     ex: &'static smol::LocalExecutor<'static>,
     stream: TcpStream,
     peer: SocketAddr,

@@ -5,8 +5,10 @@
 //! (throughput, p50/p99, server CPU per request), loads a tree of znodes pipelined and reads
 //! the RSS again, then SIGKILLs it, starts it on the same data dir and times the first
 //! successful getData. Then it prints both side by side with the herd/ZooKeeper ratio
-//! against the targets, and writes a CSV and a PNG chart.
+//! against the targets, and writes a CSV and a PNG chart. The ensemble section
+//! (`ensemble.rs`) then does the same comparison with three servers of each kind.
 
+mod ensemble;
 mod load;
 mod report;
 mod server;
@@ -87,6 +89,18 @@ struct Args {
     /// Seconds a restarted server may take to serve the first getData.
     #[arg(long, default_value_t = 600)]
     restart_timeout: u64,
+    /// Run only the 3-server ensemble section (set/get, leader kill).
+    #[arg(long, conflicts_with = "no_ensemble")]
+    ensemble_only: bool,
+    /// Skip the 3-server ensemble section.
+    #[arg(long)]
+    no_ensemble: bool,
+    /// Sessions of the ensemble's set/get phases, spread round-robin over its servers.
+    #[arg(long, default_value_t = 8)]
+    ensemble_clients: usize,
+    /// Seconds the ensemble may take to acknowledge writes again after its leader is killed.
+    #[arg(long, default_value_t = 60)]
+    outage_timeout: u64,
 }
 
 /// Pause after start before the idle RSS is read, so it is not caught mid-initialization.
@@ -482,13 +496,16 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     let cfg = server::zoo_cfg(Path::new("<tmp>/data"), 0).replace("clientPort=0", "clientPort=<free port>");
     header += &format!("zoo.cfg (both):\n{}", indent(&cfg));
+    if !args.no_ensemble {
+        header += &ensemble::header(&args);
+    }
     header += &format!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default());
     print!("{header}");
 
     let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut failures = Vec::new();
-    for kind in kinds {
+    for &kind in kinds.iter().filter(|_| !args.ensemble_only) {
         if kind == Kind::Herd && !herd_bin.exists() {
             failures.push(format!(
                 "herd: {} not found (cargo build --release -p shell-std, or --herd-bin / HERD_BIN)",
@@ -516,13 +533,28 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
 
+    let (ensembles, ensemble_failures) = if args.no_ensemble {
+        (Vec::new(), Vec::new())
+    } else {
+        ensemble::run_all(&args, &kinds, &herd_bin, &work_dir).await
+    };
+    failures.extend(ensemble_failures);
+
     let find = |k: Kind| outcomes.iter().find(|o| o.kind == k);
-    let rows = rows(&args, find(Kind::Herd), find(Kind::Zookeeper));
+    let mut rows = if args.ensemble_only { Vec::new() } else { rows(&args, find(Kind::Herd), find(Kind::Zookeeper)) };
+    if !args.no_ensemble {
+        let find = |k: Kind| ensembles.iter().find(|o| o.kind == k);
+        rows.extend(ensemble::rows(find(Kind::Herd), find(Kind::Zookeeper), args.ensemble_clients.max(1)));
+    }
     let mut out = String::from("\n");
     out += &report::table(&rows);
     for o in &outcomes {
         out += "\n";
         out += &details(o, cores);
+    }
+    for o in &ensembles {
+        out += "\n";
+        out += &ensemble::details(o);
     }
     print!("{out}");
     report::write_file(&csv_path, &report::csv(&rows)).map_err(|e| format!("{}: {e}", csv_path.display()))?;
@@ -535,7 +567,11 @@ async fn run(args: Args) -> Result<bool, String> {
                 false
             }
         };
-        let title = format!("herd / ZooKeeper 3.8 ({} znodes, {} clients)", args.znodes, args.clients);
+        let title = if args.ensemble_only {
+            format!("herd / ZooKeeper 3.8, {}-server ensembles", ensemble::SERVERS)
+        } else {
+            format!("herd / ZooKeeper 3.8 ({} znodes, {} clients)", args.znodes, args.clients)
+        };
         match report::png(&rows, &png_path, &title, with_text) {
             Ok(()) => println!("PNG: {}", png_path.display()),
             Err(e) => failures.push(format!("chart: {e}")),
