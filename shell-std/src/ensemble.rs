@@ -858,6 +858,12 @@ impl Member {
                     }
                 }
             }
+            if self.election.is_finalizing() {
+                // Voters this server cannot reach cannot send a better vote in time anyway.
+                let reachable: Vec<ServerId> =
+                    self.quorum.voters().filter(|&v| v != self.me && self.election_peers.is_connected(v)).collect();
+                progressed |= self.election.finalize_early(reachable);
+            }
             if let Some(o) = self.election.poll_outcome() {
                 progressed = true;
                 self.decided(o);

@@ -359,6 +359,33 @@ impl<Q: QuorumVerifier> Election<Q> {
         self.check_quorum(now);
     }
 
+    /// Ends the finalize wait at once when every voter this server can reach (`reachable`,
+    /// which the shell knows from its election-port connections; itself and non-voters are
+    /// skipped) has already sent a vote of this round that agrees with its proposal. No
+    /// better vote can then arrive but from a server it cannot hear, so waiting would only
+    /// delay the outcome; the election's safety never rests on the wait (ZooKeeper always
+    /// waits `finalizeWait`). Returns whether the election decided.
+    pub fn finalize_early<I: IntoIterator<Item = ServerId>>(&mut self, reachable: I) -> bool {
+        if !self.is_finalizing() {
+            return false;
+        }
+        let Phase::Looking(looking) = &self.phase else {
+            return false;
+        };
+        let mine = Ballot { vote: looking.proposal, round: self.round, state: ServerState::Looking };
+        for id in reachable {
+            if id == self.my_id || !self.quorum.is_voter(id) {
+                continue;
+            }
+            if !looking.recv.get(id).is_some_and(|b| b.agrees(&mine)) {
+                return false;
+            }
+        }
+        let (vote, round) = (looking.proposal, self.round);
+        self.become_decided(vote, round);
+        true
+    }
+
     /// ZAB established a new epoch with the elected leader (`QuorumPeer.updateElectionVote`):
     /// answers to LOOKING servers carry it from now on. Ignored while looking.
     pub fn update_vote_epoch(&mut self, peer_epoch: u32) {

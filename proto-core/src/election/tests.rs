@@ -866,3 +866,33 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn finalize_ends_early_once_every_reachable_voter_agrees() {
+    // Server 3 of {1, 2, 3}; 1 is down. 2 votes for 3 in round 1: a quorum, finalizing.
+    let mut e = started(3, maj(&[1, 2, 3], &[]), 5, 1);
+    e.handle_notification(Instant(10), ServerId(2), looking(3, 5, 1, 1)).unwrap();
+    assert!(e.is_finalizing());
+    // While 1 is reachable but silent, the wait runs on.
+    assert!(!e.finalize_early([ServerId(1), ServerId(2)]));
+    assert!(e.poll_outcome().is_none());
+    // With only 2 reachable, and 2 agreeing, nothing better can come: decided now.
+    assert!(e.finalize_early([ServerId(2), ServerId(3)]));
+    let o = e.poll_outcome().unwrap();
+    assert_eq!((o.state, o.leader), (ServerState::Leading, ServerId(3)));
+}
+
+#[test]
+fn finalize_does_not_end_early_on_a_disagreeing_vote_or_before_a_quorum() {
+    let mut e = started(1, maj(&[1, 2, 3], &[]), 5, 1);
+    // No quorum yet: never early.
+    assert!(!e.finalize_early([ServerId(2)]));
+    // 3 has the better vote; 1 adopts it, and 2's agreement makes the quorum.
+    e.handle_notification(Instant(10), ServerId(3), looking(3, 5, 1, 1)).unwrap();
+    e.handle_notification(Instant(11), ServerId(2), looking(2, 5, 1, 1)).unwrap();
+    assert!(e.is_finalizing());
+    // 2 still proposes itself: not in agreement, so the wait runs on.
+    assert!(!e.finalize_early([ServerId(2), ServerId(3)]));
+    assert!(e.finalize_early([ServerId(3)]));
+    assert_eq!(e.poll_outcome().unwrap().leader, ServerId(3));
+}
