@@ -7,7 +7,9 @@ The 3-member ensemble is shared by the module: the `ens` fixture brings every me
 (and waits for one leader) before each test, so a test that kills members leaves no trace.
 """
 
+import os
 import queue
+import signal
 import threading
 import time
 import uuid
@@ -572,3 +574,33 @@ def test_five_members_need_a_majority(ens5, clients):
     for i in e.running():
         got = synced_get(clients(e.members[i].hosts), f"{root}/again", lag_of(e, i), b"a")
         assert got is not None and got[0] == b"a", i
+
+
+def test_paused_leader_is_replaced_and_catches_up(ens, clients):
+    """SIGSTOP of the leader (a GC pause, a frozen VM): the others elect a leader among
+    themselves and take writes; once resumed, the old leader serves again as a follower with
+    every write, and nothing it held while paused was acknowledged."""
+    e = ens
+    lead = e.leader()
+    others = [i for i in range(e.n) if i != lead]
+    zk = clients(e.hosts_of(others))
+    root = new_root(zk)
+    proc = e.members[lead].proc
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: sorted(e.members[i].mode() or "" for i in others) == ["follower", "leader"],
+                   timeout=STABLE_TIMEOUT, msg="the two other members to elect a leader")
+        want = set()
+        for k in range(20):
+            zk.create(f"{root}/k{k}", b"v")
+            want.add(f"k{k}")
+        for i in others:
+            assert synced_children(clients(e.members[i].hosts), root, lag_of(e, i), want) == want
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    wait_until(lambda: e.members[lead].mode() == "follower", timeout=STABLE_TIMEOUT,
+               msg="the resumed leader to serve as a follower")
+    old = clients(e.members[lead].hosts)
+    assert synced_children(old, root, 0.0, want) == want
+    # Exactly one leader again.
+    assert e.wait_stable() in others
