@@ -10,6 +10,7 @@ The 3-member ensemble is shared by the module: the `ens` fixture brings every me
 import os
 import queue
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -604,3 +605,19 @@ def test_paused_leader_is_replaced_and_catches_up(ens, clients):
     assert synced_children(old, root, 0.0, want) == want
     # Exactly one leader again.
     assert e.wait_stable() in others
+
+
+@pytest.mark.parametrize("myid", ["", "abc", "0"])
+def test_member_with_a_bad_myid_refuses_to_start(ens, myid):
+    """A member whose dataDir/myid is empty or not a server id exits at once with an error
+    naming it, rather than joining with a wrong identity."""
+    e = ens
+    i = e.followers()[0]
+    m = e.members[i]
+    e.stop(i)
+    (m.data_dir / "myid").write_text(myid)
+    m.write_cfg()
+    p = subprocess.run(m.command(), cwd=m.workdir, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert p.returncode != 0, out[-2000:]
+    assert "myid" in out or "serverid" in out, out[-2000:]

@@ -24,7 +24,7 @@ use smol::future::FutureExt;
 use proto_core::election::{Dest, Election, Outcome, ServerState, VoteInputs};
 use proto_core::log::{Entry, TxnLog as RingLog, COMMIT_LOG_COUNT, ENTRIES_DEFAULT, RECORD_BYTES_DEFAULT};
 use proto_core::peer::{decode_frame, PeerMessage, TouchedSessions, TOUCHED_SESSION_BYTES};
-use proto_core::quorum::{LearnerType, Majority, QuorumVerifier, ServerId};
+use proto_core::quorum::{LearnerType, Majority, Member as QuorumMember, QuorumVerifier, ServerId};
 use proto_core::server::{encode_auth, Mode, Server, AUTH_ENCODED_BYTES_MAX};
 use proto_core::zab::{
     Epochs, Follower, FollowerState, Handled, Leader, LeaderState, SnapshotError, SnapshotSink, SnapshotSource,
@@ -215,13 +215,18 @@ fn read_myid(data_dir: &Path) -> io::Result<u64> {
     let text = std::fs::read_to_string(&path).map_err(|e| {
         io::Error::new(e.kind(), format!("{}: {e} (an ensemble member needs its id there)", path.display()))
     })?;
-    text.trim().parse().map_err(|_| {
-        io::Error::new(io::ErrorKind::InvalidData, format!("{}: not a server id: {text:?}", path.display()))
+    // Session ids carry the server id in their top byte, so it must fit one (ZooKeeper
+    // requires 1..=255 too).
+    text.trim().parse().ok().filter(|id| (1..=255).contains(id)).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("{}: not a server id in 1..=255: {text:?}", path.display()))
     })
 }
 
 fn epoch_file(dir: &Path, name: &str) -> io::Result<u32> {
-    Ok(storage::read_u64_file(dir, name)?.unwrap_or(0) as u32)
+    let value = storage::read_u64_file(dir, name)?.unwrap_or(0);
+    u32::try_from(value).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("{}/{name}: epoch {value} out of range", dir.display()))
+    })
 }
 
 /// Runs an ensemble member until the process is killed.
@@ -233,10 +238,10 @@ pub fn run(config: Config) -> io::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     std::fs::create_dir_all(&config.data_log_dir)?;
     let me = ServerId(myid);
-    let members: Vec<Member_> = config
+    let members: Vec<QuorumMember> = config
         .servers
         .iter()
-        .map(|s| if s.role == PeerRole::Observer { Member_::observer(s.id) } else { Member_::voter(s.id) })
+        .map(|s| if s.role == PeerRole::Observer { QuorumMember::observer(s.id) } else { QuorumMember::voter(s.id) })
         .collect();
     let quorum = Majority::new(&members)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("server.N lines: {e:?}")))?;
@@ -352,8 +357,6 @@ pub fn run(config: Config) -> io::Result<()> {
         m.run(ev_rx).await
     }))
 }
-
-type Member_ = proto_core::quorum::Member;
 
 /// The in-memory log at start: the newest records replayed from disk, uncommitted (the
 /// role decides), above the snapshot the tree was loaded from.
