@@ -204,6 +204,8 @@ struct Member {
     lost_to_leader: bool,
     /// How many times the server was rebuilt from disk.
     generation: u64,
+    /// Voters whose election connection has been up at some time.
+    election_seen: std::collections::HashSet<ServerId>,
     /// Client connections a role change closed, with the generation of the server that
     /// knew them, until their socket task reports them gone.
     closing: HashMap<ConnId, u64>,
@@ -350,6 +352,7 @@ pub fn run(config: Config) -> io::Result<()> {
             early: Vec::new(),
             lost_to_leader: false,
             generation: 0,
+            election_seen: Default::default(),
             closing: HashMap::new(),
             config,
         };
@@ -671,7 +674,10 @@ impl Member {
                     self.election_peers.close(from);
                 }
             },
-            (PortKind::Election, _) => {}
+            (PortKind::Election, PeerEvent::Connected(id)) => {
+                self.election_seen.insert(id);
+            }
+            (PortKind::Election, PeerEvent::Disconnected(_)) => {}
             (PortKind::Quorum, PeerEvent::Connected(id)) => {
                 if let Role::Following(f) = &self.role {
                     if f.leader() == id && std::mem::take(&mut self.lost_to_leader) {
@@ -862,9 +868,16 @@ impl Member {
                 }
             }
             if self.election.is_finalizing() {
-                // Voters this server cannot reach cannot send a better vote in time anyway.
-                let reachable: Vec<ServerId> =
-                    self.quorum.voters().filter(|&v| v != self.me && self.election_peers.is_connected(v)).collect();
+                // A voter whose connection went down cannot send a better vote in time. One
+                // never connected yet (this server just started, or it did) may be about to:
+                // it counts as reachable, so the full wait runs.
+                let reachable: Vec<ServerId> = self
+                    .quorum
+                    .voters()
+                    .filter(|&v| {
+                        v != self.me && (self.election_peers.is_connected(v) || !self.election_seen.contains(&v))
+                    })
+                    .collect();
                 progressed |= self.election.finalize_early(reachable);
             }
             if let Some(o) = self.election.poll_outcome() {
