@@ -1,5 +1,6 @@
-//! One replica in standalone mode: client frames in; replies, watch events, txn records and
-//! closes out.
+//! One replica: client frames in; replies, watch events, txn records and closes out. It runs
+//! standalone, or as an ensemble's leader or follower ([`Mode`]; the ensemble specifics are
+//! in the `ensemble` submodule).
 //!
 //! # Drain order
 //!
