@@ -22,7 +22,9 @@ use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 
 use proto_core::election::{Dest, Election, Outcome, ServerState, VoteInputs};
-use proto_core::log::{Entry, TxnLog as RingLog, COMMIT_LOG_COUNT, ENTRIES_DEFAULT, RECORD_BYTES_DEFAULT};
+use proto_core::log::{
+    Entry, TxnLog as RingLog, COMMIT_LOG_COUNT, ENTRIES_DEFAULT, OUTSTANDING_PROPOSALS_MAX, RECORD_BYTES_DEFAULT,
+};
 use proto_core::peer::{decode_frame, PeerMessage, TouchedSessions, TOUCHED_SESSION_BYTES};
 use proto_core::quorum::{LearnerType, Majority, Member as QuorumMember, QuorumVerifier, ServerId};
 use proto_core::server::{encode_auth, Mode, Server, AUTH_ENCODED_BYTES_MAX};
@@ -197,6 +199,8 @@ struct Member {
     /// The tree holds something the log does not (a write the leader could not propose):
     /// rebuild it from disk when the role ends.
     reload_on_end: bool,
+    /// Requests followers forwarded while the leader's proposals were at their bound.
+    held_forwards: VecDeque<(ServerId, Vec<u8>)>,
     /// FOLLOWERINFO frames that arrived while this server was still looking.
     early: Vec<(ServerId, Vec<u8>)>,
     /// A message for the leader found no connection: the follower role starts again once
@@ -350,6 +354,7 @@ pub fn run(config: Config) -> io::Result<()> {
             role_since: StdInstant::now(),
             reload_on_end: false,
             early: Vec::new(),
+            held_forwards: VecDeque::new(),
             lost_to_leader: false,
             generation: 0,
             election_seen: Default::default(),
@@ -426,6 +431,7 @@ impl Member {
         self.out.holding.clear();
         self.out.asks = Asks::default();
         self.syncs.clear();
+        self.held_forwards.clear();
     }
 
     async fn run(&mut self, ev_rx: Receiver<Event>) -> io::Result<()> {
@@ -506,7 +512,12 @@ impl Member {
 
     fn handle_event(&mut self, ev: Event, whitelist: &[String], snapshots: &mut Snapshotter) -> io::Result<()> {
         match ev {
-            Event::Peer(kind, pe) => self.handle_peer(kind, pe)?,
+            Event::Peer(kind, pe) => {
+                self.handle_peer(kind, pe)?;
+                // The role's log makes room by dropping its oldest released entries: drain
+                // after every peer input, as the core asks, not once per batch.
+                self.drain();
+            }
             Event::Durable(Ok(zxid)) => {
                 let z = Zxid(zxid);
                 match &mut self.role {
@@ -526,6 +537,13 @@ impl Member {
             }
             Event::Frame { conn, .. } if !self.serving() || self.closing.contains_key(&conn) => {
                 // The role changed under this connection; it is being closed.
+            }
+            Event::Frame { conn, bytes } if self.leader_busy() => {
+                // The leader's proposals in flight are at their bound: the request waits
+                // (and the connection's later ones behind it) until commits make room.
+                if let Some(c) = self.out.conns.get_mut(&conn) {
+                    c.deferred.push_back(bytes);
+                }
             }
             Event::Closed { conn } if self.closing.contains_key(&conn) => {
                 // Closed by a role change: the server it belonged to may have been rebuilt.
@@ -607,12 +625,38 @@ impl Member {
         }
     }
 
+    /// A leader whose proposals in flight are near their bound takes no more requests for
+    /// now: one request proposes at most one txn, and the rest wait for commits.
+    fn leader_busy(&self) -> bool {
+        match &self.role {
+            Role::Leading(l) => l.log().uncommitted().len() + 1 >= OUTSTANDING_PROPOSALS_MAX,
+            _ => false,
+        }
+    }
+
+    /// Runs requests followers forwarded that waited for room, in arrival order.
+    fn run_held_forwards(&mut self) {
+        while !self.leader_busy() {
+            let Some((from, raw)) = self.held_forwards.pop_front() else { return };
+            let now = self.now();
+            if let Ok(msg) = decode_frame(&raw) {
+                self.server_business(now, from, &msg, true);
+            }
+        }
+    }
+
     /// Hands deferred frames in again, in order, until one is deferred again.
     fn retry_deferred(&mut self) {
         let waiting: Vec<ConnId> =
             self.out.conns.iter().filter(|(_, c)| !c.deferred.is_empty()).map(|(&id, _)| id).collect();
         for conn in waiting {
             while let Some(frame) = self.out.conns.get_mut(&conn).and_then(|c| c.deferred.pop_front()) {
+                if self.leader_busy() {
+                    if let Some(c) = self.out.conns.get_mut(&conn) {
+                        c.deferred.push_front(frame);
+                    }
+                    return;
+                }
                 let now = self.now();
                 if self.server.handle_frame(now, conn, &frame, &mut self.out)
                     == proto_core::server::FrameOutcome::Deferred
@@ -696,6 +740,11 @@ impl Member {
                     log::warn!("server.{}: lost the connection to leader {id}", self.me);
                     f.shutdown();
                 }
+                Role::Following(f) if f.leader() == id => {
+                    // Dropped while syncing (a SNAP the leader could not start yet, say):
+                    // start again from FOLLOWERINFO as soon as the connection is back.
+                    self.lost_to_leader = true;
+                }
                 _ => {}
             },
             (PortKind::Quorum, PeerEvent::Frame(from, bytes)) => {
@@ -760,6 +809,12 @@ impl Member {
                     }
                 }
             }
+            (PeerMessage::Request { .. }, true) if self.leader_busy() || self.held_for(from) => {
+                // Kept in order behind the ones already waiting; run once commits make room.
+                if let Ok(raw) = encode_message(msg, self.frame_max) {
+                    self.held_forwards.push_back((from, raw[proto_core::peer::FRAME_PREFIX_BYTES..].to_vec()));
+                }
+            }
             (PeerMessage::Request { session, body, auth, .. }, true) => {
                 let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
                 let Some(proxy) = self.server.open_proxy(now, ip, auth) else {
@@ -788,6 +843,11 @@ impl Member {
         }
     }
 
+    /// Whether requests of `from` already wait (later ones must queue behind them).
+    fn held_for(&self, from: ServerId) -> bool {
+        self.held_forwards.iter().any(|(id, _)| *id == from)
+    }
+
     fn restart_follower(&mut self) {
         let now = self.now();
         if let Role::Following(f) = std::mem::replace(&mut self.role, Role::Looking) {
@@ -814,10 +874,20 @@ impl Member {
         match o.state {
             ServerState::Leading => {
                 log::info!("server.{}: LEADING (elected in round {})", self.me, o.election_epoch);
-                // The tree holds everything logged here, and all of it is the history this
-                // leader was elected with: commit it in the log too, so that a snapshot of
-                // the tree is of committed state (a SNAP may be needed before NEWLEADER).
+                // Everything logged here is the history this leader was elected with. A
+                // follower's tree lacks the proposals it logged but never saw committed:
+                // apply them first, so that the tree holds the whole history. Then commit it
+                // in the log too, so that a snapshot of the tree is of committed state (a
+                // SNAP may be needed before NEWLEADER).
                 let mut log = log;
+                let behind: Vec<Vec<u8>> =
+                    log.range_after(self.server.last_zxid()).map(|(_, rec)| rec.to_vec()).collect();
+                for rec in behind {
+                    if let Err(e) = self.server.apply_committed(now, &rec, &mut self.out) {
+                        log::error!("server.{}: logged txn does not apply: {e:?}; rebuilding from disk", self.me);
+                        self.reload_on_end = true;
+                    }
+                }
                 if let Some(max) = log.max_zxid() {
                     if let Err(e) = log.commit_up_to(max) {
                         log::warn!("server.{}: in-memory log: {e}", self.me);
@@ -908,6 +978,18 @@ impl Member {
                     progressed = true;
                 }
                 other => self.role = other,
+            }
+            if !self.held_forwards.is_empty() && !self.leader_busy() {
+                self.run_held_forwards();
+                progressed = true;
+            }
+            if matches!(self.role, Role::Leading(_)) && !self.leader_busy() {
+                // Requests held while the leader was busy run now that commits made room.
+                let before: usize = self.out.conns.values().map(|c| c.deferred.len()).sum();
+                if before > 0 {
+                    self.retry_deferred();
+                    progressed |= self.out.conns.values().map(|c| c.deferred.len()).sum::<usize>() < before;
+                }
             }
             if !(progressed || more) {
                 break;
@@ -1046,6 +1128,14 @@ impl Member {
         while let Some(z) = f.poll_commit() {
             more = true;
             let Some(rec) = f.log().get(z) else { continue };
+            let expected = f.log().range_after(self.server.last_zxid()).next().map(|(n, _)| n);
+            if z > self.server.last_zxid() && expected != Some(z) {
+                log::error!(
+                    "server.{}: commit {z} skips {expected:?} after the tree's {}",
+                    self.me,
+                    self.server.last_zxid()
+                );
+            }
             if let Err(e) = self.server.apply_committed(now, rec, &mut self.out) {
                 log::error!("server.{}: committed txn {z} does not apply: {e:?}", self.me);
             }
