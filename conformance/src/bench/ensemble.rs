@@ -148,13 +148,16 @@ pub struct LeaderKill {
 }
 
 /// One member: its ports, directory and process.
-struct Member {
-    id: u32,
+pub struct Member {
+    /// Its myid (1..).
+    pub id: u32,
     launch: Launch,
     client_port: u16,
     cfg: PathBuf,
-    log: PathBuf,
-    pid: u32,
+    /// Its current stdout+stderr log.
+    pub log: PathBuf,
+    /// pid of its current process (of the last one once killed).
+    pub pid: u32,
     child: Option<Child>,
 }
 
@@ -163,12 +166,13 @@ impl Member {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.client_port))
     }
 
-    fn connect_string(&self) -> String {
+    /// `127.0.0.1:clientPort`.
+    pub fn connect_string(&self) -> String {
         self.addr().to_string()
     }
 
     /// Starts the process on its fixed ports and data dir (a restart reuses both).
-    fn start(&mut self, log_name: &str) -> Result<(), String> {
+    pub fn start(&mut self, log_name: &str) -> Result<(), String> {
         let argv = self.launch.argv(&self.cfg);
         let log = self.launch.dir.join(log_name);
         let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -187,7 +191,8 @@ impl Member {
         Ok(())
     }
 
-    fn check_alive(&mut self) -> Result<(), String> {
+    /// Fails if the process has exited on its own (with the tail of its log).
+    pub fn check_alive(&mut self) -> Result<(), String> {
         let Some(c) = self.child.as_mut() else {
             return Ok(());
         };
@@ -203,12 +208,13 @@ impl Member {
         }
     }
 
-    fn running(&self) -> bool {
+    /// Started and not killed since.
+    pub fn running(&self) -> bool {
         self.child.is_some()
     }
 
     /// SIGKILL and reap.
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             // An error means it has already exited, which is what we want.
             let _ = c.kill();
@@ -273,14 +279,16 @@ fn persistent() -> zk::CreateOptions<'static> {
 }
 
 /// The three members of one ensemble.
-struct Ensemble {
-    kind: Kind,
-    members: Vec<Member>,
+pub struct Ensemble {
+    /// Which server.
+    pub kind: Kind,
+    /// myid N is index N-1.
+    pub members: Vec<Member>,
 }
 
 impl Ensemble {
     /// Writes every member's zoo.cfg and myid under `base.dir/sN` and starts all three.
-    fn spawn(base: &Launch) -> Result<Ensemble, String> {
+    pub fn spawn(base: &Launch) -> Result<Ensemble, String> {
         let ports = distinct_free_ports(3 * SERVERS).map_err(|e| format!("free ports: {e}"))?;
         let peers: Vec<(u16, u16)> = (0..SERVERS).map(|i| (ports[SERVERS + i], ports[2 * SERVERS + i])).collect();
         let mut members = Vec::with_capacity(SERVERS);
@@ -304,7 +312,7 @@ impl Ensemble {
 
     /// Every member's `Mode:` (`None`: no answer or no Mode line), probed off the runtime's
     /// threads since a probe blocks for up to a second.
-    async fn modes(&self) -> Vec<Option<String>> {
+    pub async fn modes(&self) -> Vec<Option<String>> {
         let addrs: Vec<(SocketAddr, bool)> = self.members.iter().map(|m| (m.addr(), m.running())).collect();
         let probe = move || {
             addrs
@@ -318,7 +326,8 @@ impl Ensemble {
         tokio::task::spawn_blocking(probe).await.unwrap_or_else(|_| vec![None; SERVERS])
     }
 
-    fn describe(&self, modes: &[Option<String>]) -> String {
+    /// `1=leader 2=follower 3=killed`.
+    pub fn describe(&self, modes: &[Option<String>]) -> String {
         let mut s = String::new();
         for (m, mode) in self.members.iter().zip(modes) {
             let _ = write!(s, "{}={} ", m.id, mode.as_deref().unwrap_or(if m.running() { "-" } else { "killed" }));
@@ -326,14 +335,19 @@ impl Ensemble {
         s.trim_end().to_string()
     }
 
-    fn logs(&self) -> String {
+    /// The members' log paths, for error messages.
+    pub fn logs(&self) -> String {
         self.members.iter().map(|m| m.log.display().to_string()).collect::<Vec<_>>().join(", ")
     }
 
     /// Waits until exactly one running member says `Mode: leader` and every other running one
     /// `Mode: follower` (and `must_follow`, if given, is one of them); returns the leader's
     /// index and the time waited.
-    async fn wait_roles(&mut self, must_follow: Option<usize>, timeout: Duration) -> Result<(usize, Duration), String> {
+    pub async fn wait_roles(
+        &mut self,
+        must_follow: Option<usize>,
+        timeout: Duration,
+    ) -> Result<(usize, Duration), String> {
         let start = Instant::now();
         let mut last = String::from("(not probed)");
         while start.elapsed() < timeout {
@@ -376,7 +390,7 @@ impl Ensemble {
 }
 
 /// The header lines describing the section.
-pub fn header(args: &Args) -> String {
+pub(super) fn header(args: &Args) -> String {
     let peers: Vec<(u16, u16)> = (0..SERVERS).map(|_| (0, 0)).collect();
     let cfg = member_cfg(Path::new("<tmp>/sN/data"), 0, &peers)
         .replace("clientPort=0", "clientPort=<free port>")
@@ -397,7 +411,12 @@ pub fn header(args: &Args) -> String {
 }
 
 /// Runs the section for every kind; returns the outcomes and the failures.
-pub async fn run_all(args: &Args, kinds: &[Kind], herd_bin: &Path, work_dir: &Path) -> (Vec<Outcome>, Vec<String>) {
+pub(super) async fn run_all(
+    args: &Args,
+    kinds: &[Kind],
+    herd_bin: &Path,
+    work_dir: &Path,
+) -> (Vec<Outcome>, Vec<String>) {
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for &kind in kinds {

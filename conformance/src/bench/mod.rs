@@ -8,10 +8,10 @@
 //! against the targets, and writes a CSV and a PNG chart. The ensemble section
 //! (`ensemble.rs`) then does the same comparison with three servers of each kind.
 
-mod ensemble;
-mod load;
+pub mod ensemble;
+pub mod load;
 mod report;
-mod server;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
