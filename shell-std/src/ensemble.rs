@@ -529,9 +529,12 @@ impl Member {
             Event::Durable(Err(e)) => {
                 return Err(io::Error::new(e.kind(), format!("txn log failed, stopping: {e}")));
             }
-            Event::Open { addr, reply, .. } if !self.serving() || !self.closing.is_empty() => {
-                // Also while connections of the last role are still closing: their ids may
-                // be handed out again only once the shell has forgotten them.
+            Event::Open { addr, reply, .. }
+                if !self.serving() || self.closing.values().any(|&g| g != self.generation) =>
+            {
+                // Also while connections of a server since rebuilt are still closing: the
+                // new server may hand their ids out again, so they must be forgotten first.
+                // (Without a rebuild their slots stay taken until they are reported closed.)
                 log::info!("refusing client {addr}: not serving (no leader yet)");
                 let _ = reply.try_send(None);
             }
