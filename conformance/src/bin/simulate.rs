@@ -1,17 +1,18 @@
-//! `simulate`: runs the deterministic simulator over many seeds (elections today).
+//! `simulate`: runs the deterministic simulator over many seeds: elections, or whole ZAB
+//! ensembles with clients (`--zab`).
 //!
-//! `cargo run -p conformance --release --bin simulate -- --seeds N [--seed S] [--verbose]
-//! [--bug double-self-vote]`
+//! `cargo run -p conformance --release --bin simulate -- [--zab] --seeds N [--seed S]
+//! [--verbose] [--bug double-self-vote]`
 //!
 //! `--seeds N` runs N seeds from a random first seed (printed); `--seed S` replays one
 //! seed, printing its swarm options (and every step with `--verbose`). Each failing seed
-//! is printed as the one-line command that replays it.
+//! is printed as the one-line command that replays it; the last line gives seeds/s.
 
 use std::process::ExitCode;
 use std::time::{Instant as WallClock, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use conformance::sim::{election, Bug, Marks};
+use conformance::sim::{election, zab, Bug, Marks, Report, Tracer};
 
 #[derive(Parser, Debug)]
 #[command(about = "herd's deterministic simulator")]
@@ -28,9 +29,12 @@ struct Args {
     /// Print every step of each run.
     #[arg(long)]
     verbose: bool,
-    /// Inject a bug the checkers must catch (`double-self-vote`).
+    /// Inject a bug the checkers must catch (`double-self-vote`; elections only).
     #[arg(long)]
     bug: Option<String>,
+    /// Simulate whole ZAB ensembles with clients instead of elections alone.
+    #[arg(long)]
+    zab: bool,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.zab && bug.is_some() {
+        eprintln!("--bug applies to elections; the ZAB faults are injected by unit tests");
+        return ExitCode::FAILURE;
+    }
     let (first, count) = match args.seed {
         Some(s) => (s, 1),
         None => {
@@ -60,11 +68,7 @@ fn main() -> ExitCode {
     let mut slowest = 0u64;
     for i in 0..count {
         let seed = first.wrapping_add(i);
-        let mut sim = election::simulator(seed, bug);
-        if args.verbose {
-            sim.set_tracer(Box::new(|t, line| println!("{:>8}ms {line}", t.0)));
-        }
-        let report = sim.run();
+        let report = run_one(seed, bug, args.zab, args.verbose);
         if args.verbose || args.seed.is_some() {
             println!("seed {seed}: {}", report.swarm);
         }
@@ -87,14 +91,18 @@ fn main() -> ExitCode {
                 let bug_flag = bug.map(|b| format!(" --bug {}", b.name())).unwrap_or_default();
                 println!("FAIL seed {seed}: {f}");
                 println!("  swarm: {}", report.swarm);
-                println!(
-                    "  replay: cargo run -p conformance --release --bin simulate -- --seed {seed}{bug_flag} --verbose"
-                );
+                if args.zab {
+                    println!("  replay: {}", zab::replay_command(seed));
+                } else {
+                    println!(
+                        "  replay: cargo run -p conformance --release --bin simulate -- --seed {seed}{bug_flag} --verbose"
+                    );
+                }
             }
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    if args.verbose || count > 1 {
+    if args.verbose || args.seed.is_none() {
         for (name, n) in marks.iter() {
             println!("mark {name}: {n}");
         }
@@ -110,4 +118,17 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Runs one seed of the chosen simulation.
+fn run_one(seed: u64, bug: Option<Bug>, zab: bool, verbose: bool) -> Report {
+    let tracer = || -> Tracer { Box::new(|t, line| println!("{:>8}ms {line}", t.0)) };
+    if zab {
+        return zab::run(seed, verbose.then(tracer));
+    }
+    let mut sim = election::simulator(seed, bug);
+    if verbose {
+        sim.set_tracer(tracer());
+    }
+    sim.run()
 }

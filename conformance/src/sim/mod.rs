@@ -16,7 +16,10 @@
 //! millisecond run in scheduling order, so a seed replays exactly.
 //!
 //! A replica plugs in by implementing [`Replica`] and a [`Checker`] for it; the election
-//! ([`election`]) is the first.
+//! ([`election`]) is the first, whole ZAB ensembles ([`zab`]) the second. A replica type
+//! with clients also plugs in [`Clients`]: simulated clients whose requests and replies
+//! travel over FIFO client links (per client and server), and whose own checks (a
+//! linearizability check of what they saw) run when the ensemble has converged.
 
 pub mod check;
 pub mod disk;
@@ -27,10 +30,12 @@ pub mod replica;
 pub mod rng;
 pub mod swarm;
 pub mod time;
+pub mod zab;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use proto_core::quorum::ServerId;
@@ -121,6 +126,36 @@ pub struct Report {
     pub digest: u64,
 }
 
+/// Simulated clients of a replica type: they send requests to servers, take the replies,
+/// and check what they saw once the run has converged.
+///
+/// After every step the simulator drains [`Clients::poll_request`] (each request reaches
+/// its server after a network delay, in order per client and server, and is lost if that
+/// server crashed or restarted meanwhile) and arms [`Clients::poll_timeout`].
+pub trait Clients<R: Replica> {
+    /// The next request to send now: to which server, from which client.
+    fn poll_request(&mut self, now: Instant) -> Option<(ServerId, ClientId, R::Request)>;
+    /// A reply from server `from` reached `client`; an `Err` stops the run.
+    fn handle_reply(
+        &mut self,
+        now: Instant,
+        from: ServerId,
+        client: ClientId,
+        reply: R::Reply,
+        marks: &mut Marks,
+    ) -> Result<(), Violation>;
+    /// The clients' timers may be due; harmless when called early.
+    fn handle_timeout(&mut self, now: Instant, marks: &mut Marks);
+    /// When [`Clients::handle_timeout`] should be called next.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Faults stopped: the clients finish what they do.
+    fn start_liveness(&mut self, now: Instant);
+    /// True once the clients are finished; the run converges only then.
+    fn done(&self) -> bool;
+    /// Checks everything the clients saw, once the run converged.
+    fn finish(&mut self, now: Instant, marks: &mut Marks) -> Result<(), Violation>;
+}
+
 /// Something that will happen.
 #[derive(Debug)]
 enum Event<R: Replica> {
@@ -138,8 +173,13 @@ enum Event<R: Replica> {
     Partition,
     /// The partition with this heal time ends.
     Heal { at: Instant },
-    /// A client request reaches `node`.
-    Request { node: usize, client: ClientId, request: R::Request },
+    /// A client request reaches `node`; lost if `node` is no longer `incarnation` (its
+    /// connection died with the crash).
+    Request { node: usize, client: ClientId, request: R::Request, incarnation: Option<u64> },
+    /// A reply from `node` reaches `client`.
+    Reply { node: usize, client: ClientId, reply: R::Reply },
+    /// The clients' timer.
+    ClientTimer,
     /// Faults stop.
     Liveness,
 }
@@ -182,6 +222,13 @@ pub struct Simulator<R: Replica, C: Checker<R>> {
     send_seq: u64,
     digest: u64,
     tracer: Option<Tracer>,
+    clients: Option<Box<dyn Clients<R>>>,
+    client_rng: Rng,
+    /// The clients' timer currently scheduled.
+    client_timer: Option<Instant>,
+    /// Latest delivery time per client link (client, server index, towards the server),
+    /// so that each link delivers in order.
+    client_links: BTreeMap<(u64, usize, bool), Instant>,
 }
 
 impl<R: Replica, C: Checker<R>> Simulator<R, C> {
@@ -230,7 +277,16 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
             send_seq: 0,
             digest: 0xCBF2_9CE4_8422_2325,
             tracer: None,
+            clients: None,
+            client_rng: rng.fork(),
+            client_timer: None,
+            client_links: BTreeMap::new(),
         }
+    }
+
+    /// Adds simulated clients (before [`Simulator::run`]).
+    pub fn set_clients(&mut self, clients: Box<dyn Clients<R>>) {
+        self.clients = Some(clients);
     }
 
     /// Prints every step through `tracer` (replaying a seed with `--verbose`).
@@ -241,7 +297,7 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
     /// Schedules a client request to reach server `node` (1-based id) at `at`.
     pub fn request(&mut self, at: Instant, node: ServerId, client: ClientId, request: R::Request) {
         if let Some(i) = self.index(node) {
-            self.queue.schedule(at, Event::Request { node: i, client, request });
+            self.queue.schedule(at, Event::Request { node: i, client, request, incarnation: None });
         }
     }
 
@@ -282,8 +338,16 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
             self.queue.schedule(at, Event::Partition);
         }
         self.check().map_err(Failure::Safety)?;
+        self.pump_clients(now);
         loop {
-            if self.phase == Phase::Liveness && self.checker.converged(self.queue.now(), &self.views()) {
+            if self.phase == Phase::Liveness
+                && self.clients.as_ref().is_none_or(|c| c.done())
+                && self.checker.converged(self.queue.now(), &self.views())
+            {
+                let now = self.queue.now();
+                if let Some(c) = self.clients.as_mut() {
+                    c.finish(now, &mut self.marks).map_err(Failure::Safety)?;
+                }
                 return Ok(());
             }
             if self.steps >= self.options.steps_max {
@@ -298,6 +362,7 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
             self.steps += 1;
             self.step(at, event).map_err(Failure::Safety)?;
             self.check().map_err(Failure::Safety)?;
+            self.pump_clients(at);
         }
     }
 
@@ -406,11 +471,35 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
                 self.queue.schedule(next, Event::Partition);
                 Ok(())
             }
-            Event::Request { node, client, request } => {
+            Event::Request { node, client, request, incarnation } => {
                 self.note(now, 8, node, client.0 as usize);
+                let Some(n) = self.nodes.get(node) else { return Ok(()) };
+                // Lost with the connection when that incarnation died.
+                if n.replica.is_none() || incarnation.is_some_and(|i| i != n.incarnation) {
+                    return Ok(());
+                }
+                self.trace(now, || format!("{} <- client {}: {:?}", node + 1, client.0, request));
                 if let Some(r) = self.nodes.get_mut(node).and_then(|n| n.replica.as_mut()) {
                     r.handle_request(now, client, request);
-                    return self.drain(node, now);
+                }
+                self.drain(node, now)
+            }
+            Event::Reply { node, client, reply } => {
+                self.note(now, 10, node, client.0 as usize);
+                self.trace(now, || format!("client {} <- {}: {:?}", client.0, node + 1, reply));
+                let from = ServerId(node as u64 + 1);
+                match self.clients.as_mut() {
+                    Some(c) => c.handle_reply(now, from, client, reply, &mut self.marks),
+                    None => Ok(()),
+                }
+            }
+            Event::ClientTimer => {
+                self.note(now, 11, 0, 0);
+                if self.client_timer == Some(now) {
+                    self.client_timer = None;
+                    if let Some(c) = self.clients.as_mut() {
+                        c.handle_timeout(now, &mut self.marks);
+                    }
                 }
                 Ok(())
             }
@@ -423,6 +512,9 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
                     self.marks.hit(mark::PARTITION_HEALED);
                 }
                 self.net.calm();
+                if let Some(c) = self.clients.as_mut() {
+                    c.start_liveness(now);
+                }
                 for i in 0..self.nodes.len() {
                     if self.nodes.get(i).is_some_and(|n| n.replica.is_none()) {
                         self.marks.hit(mark::RESTART);
@@ -501,7 +593,14 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
                     let incarnation = node.incarnation;
                     self.queue.schedule(at, Event::Durable { node: i, incarnation });
                 }
-                Output::Reply { .. } | Output::Notice(_) => {
+                Output::Reply { client, reply } => {
+                    self.trace(now, || format!("{} reply to client {}: {:?}", i + 1, client.0, reply));
+                    if self.clients.is_some() {
+                        let at = self.client_link(now, client, i, false);
+                        self.queue.schedule(at, Event::Reply { node: i, client, reply });
+                    }
+                }
+                Output::Notice(_) => {
                     self.trace(now, || format!("{} {:?}", i + 1, out));
                 }
             }
@@ -518,6 +617,36 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
             node.timer_armed = None;
         }
         Ok(())
+    }
+
+    /// Sends the clients' requests and arms their timer.
+    fn pump_clients(&mut self, now: Instant) {
+        let Some(mut clients) = self.clients.take() else { return };
+        while let Some((to, client, request)) = clients.poll_request(now) {
+            let Some(i) = self.index(to) else { continue };
+            let at = self.client_link(now, client, i, true);
+            let incarnation = self.nodes.get(i).map(|n| n.incarnation);
+            self.trace(now, || format!("client {} -> {}: {:?}", client.0, i + 1, request));
+            self.queue.schedule(at, Event::Request { node: i, client, request, incarnation });
+        }
+        let deadline = clients.poll_timeout().map(|t| t.max(now));
+        if deadline != self.client_timer {
+            self.client_timer = deadline;
+            if let Some(at) = deadline {
+                self.queue.schedule(at, Event::ClientTimer);
+            }
+        }
+        self.clients = Some(clients);
+    }
+
+    /// When a message sent now on the link between `client` and server `node` arrives
+    /// (`to_server` gives the direction): the swarm's delay, in order per link.
+    fn client_link(&mut self, now: Instant, client: ClientId, node: usize, to_server: bool) -> Instant {
+        let delay = self.client_rng.range(self.swarm.delay_min_ms, self.swarm.delay_max_ms);
+        let last = self.client_links.entry((client.0, node, to_server)).or_insert(Instant(0));
+        let at = (now + delay).max(*last);
+        *last = at;
+        at
     }
 
     fn check(&mut self) -> Result<(), Violation> {
