@@ -19,7 +19,6 @@ use std::time::{Duration, Instant as StdInstant};
 
 use async_net::TcpListener;
 use smol::channel::{self, Receiver, Sender};
-use smol::future::FutureExt;
 
 use proto_core::election::{Dest, Election, Outcome, ServerState, VoteInputs};
 use proto_core::log::{
@@ -441,21 +440,7 @@ impl Member {
         let mut snapshots = Snapshotter::new(PathBuf::from(&self.config.data_dir), &self.config);
         loop {
             let deadline = self.poll_timeout();
-            if deadline != armed {
-                match deadline {
-                    Some(d) => timer.set_at(self.clock.at(d)),
-                    None => timer = smol::Timer::never(),
-                }
-                armed = deadline;
-            }
-            let event = async { ev_rx.recv().await.ok() }
-                .or(async {
-                    (&mut timer).await;
-                    armed = None;
-                    None
-                })
-                .await;
-            let mut event = event;
+            let mut event = serve::next_event(&ev_rx, &mut timer, &mut armed, deadline, &self.clock).await;
             loop {
                 if let Some(ev) = event.take() {
                     self.handle_event(ev, &whitelist, &mut snapshots)?;

@@ -72,6 +72,12 @@ pub struct Clock {
     start: std::time::Instant,
 }
 
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new()
+    }
+}
+
 impl Clock {
     /// Starts the monotonic clock.
     pub fn new() -> Clock {
@@ -259,6 +265,33 @@ impl Effects for Outputs {
     }
 }
 
+/// Waits for the next event, or until `deadline` (then `None`). The one timer is re-armed
+/// only when the deadline moved: arming costs the reactor a syscall, and most events do not
+/// move it.
+pub(crate) async fn next_event(
+    ev_rx: &Receiver<Event>,
+    timer: &mut smol::Timer,
+    armed: &mut Option<Instant>,
+    deadline: Option<Instant>,
+    clock: &Clock,
+) -> Option<Event> {
+    if deadline != *armed {
+        match deadline {
+            Some(d) => timer.set_at(clock.at(d)),
+            None => *timer = smol::Timer::never(),
+        }
+        *armed = deadline;
+    }
+    async { ev_rx.recv().await.ok() }
+        .or(async {
+            (&mut *timer).await;
+            // Fired: forget it, so the next loop re-arms for the next deadline.
+            *armed = None;
+            None
+        })
+        .await
+}
+
 /// Runs a standalone server until the process is killed.
 pub fn run(config: Config) -> io::Result<()> {
     for ignored in &config.ignored {
@@ -334,28 +367,11 @@ async fn core_loop(
     let mut out = Outputs::new(writer, server.durable_zxid());
     let mut snapshots = Snapshotter::new(PathBuf::from(&config.data_dir), &config);
     let whitelist = config.four_letter_words.clone();
-    // One timer, re-armed only when the core's deadline moves: arming a timer costs the
-    // reactor a syscall, and most events do not move the deadline.
+    // One timer for the core's deadline (see next_event).
     let mut timer = smol::Timer::never();
     let mut armed: Option<Instant> = None;
     loop {
-        let deadline = server.poll_timeout();
-        if deadline != armed {
-            match deadline {
-                Some(d) => timer.set_at(clock.at(d)),
-                None => timer = smol::Timer::never(),
-            }
-            armed = deadline;
-        }
-        let event = async { ev_rx.recv().await.ok() }
-            .or(async {
-                (&mut timer).await;
-                // Fired: forget it, so the next loop re-arms for the next deadline.
-                armed = None;
-                None
-            })
-            .await;
-        let mut event = event;
+        let mut event = next_event(&ev_rx, &mut timer, &mut armed, server.poll_timeout(), &clock).await;
         // Drain what is already queued before looking at the clock again.
         loop {
             if let Some(ev) = event.take() {

@@ -20,7 +20,7 @@ use core::net::IpAddr;
 use super::{ConnState, Effects, Mode, NoEvents, Note, Notifier, Server};
 use crate::acl::{AuthId, AuthIds, Scheme};
 use crate::ids::{ConnId, SessionId, Xid};
-use crate::jute::{self, ConnectResponse, ErrorCode, OpCode};
+use crate::jute::{self, ErrorCode, OpCode};
 use crate::server::conn::AUTH_IDS_PER_CONNECTION_MAX;
 use crate::server::db::ApplyError;
 use crate::session::{SessionRef, PASSWORD_BYTES};
@@ -278,22 +278,9 @@ impl<'s> Server<'s> {
         if let Some(p) = self.conns.pending_mut(conn) {
             p.read_only_field = 0;
         }
-        self.db.sessions.set_conn(r, Some(conn));
-        self.conns.set_state(conn, ConnState::Established(r));
-        self.conns.set_session_id(conn, id);
         let timeout_ms = self.db.sessions.timeout_ms(r);
-        let password = self.db.sessions.password(r);
-        let resp = ConnectResponse {
-            protocol_version: 0,
-            timeout_ms: timeout_ms as i32,
-            session_id: id,
-            passwd: &password,
-            read_only,
-        };
-        self.note_session_op(now, conn);
-        fx.note(Note::SessionEstablished { conn, session: id, timeout_ms });
         let last = self.db.last_zxid;
-        self.out.connect_response(fx, conn, &resp, last);
+        self.establish(now, conn, r, timeout_ms, read_only, last, fx);
     }
 
     /// A sync on `conn` ([`Effects::sync`]) may be answered: everything committed before

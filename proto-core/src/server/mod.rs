@@ -265,7 +265,7 @@ impl ServerStorage<'_> {
             sessions: limits.sessions_max as usize,
             session_index: SessionTable::index_slots(limits.sessions_max as usize),
             // One record per watch, per watched path and per watching connection.
-            watch_slots: watch_slots,
+            watch_slots,
             watch_index: watch_slots.next_power_of_two(),
             watch_bytes: limits.watches_max as usize * 64,
             conns: limits.connections_max as usize,
@@ -615,21 +615,8 @@ impl<'s> Server<'s> {
             self.out.connect_response(fx, conn, &ConnectResponse::invalid(read_only), last);
             return self.close_conn(conn, fx);
         };
-        self.db.sessions.set_conn(r, Some(conn));
         self.db.sessions.touch(now.instant, r);
-        self.conns.set_state(conn, ConnState::Established(r));
-        self.conns.set_session_id(conn, req.session_id);
-        let password = self.db.sessions.password(r);
-        let resp = ConnectResponse {
-            protocol_version: 0,
-            timeout_ms: timeout_ms as i32,
-            session_id: req.session_id,
-            passwd: &password,
-            read_only,
-        };
-        self.note_session_op(now, conn);
-        fx.note(Note::SessionEstablished { conn, session: req.session_id, timeout_ms });
-        self.out.connect_response(fx, conn, &resp, last);
+        self.establish(now, conn, r, timeout_ms, read_only, last, fx);
     }
 
     /// `cons` shows the handshake as the connection's last op, as ZooKeeper does.
@@ -679,9 +666,27 @@ impl<'s> Server<'s> {
             return self.close_conn(conn, fx);
         }
         let Some(r) = self.db.sessions.find(id) else { return self.close_conn(conn, fx) };
+        let last = self.db.last_zxid;
+        self.establish(now, conn, r, timeout_ms, read_only, last, fx);
+    }
+
+    /// Binds `conn` to session `r` and answers the handshake (after `after` is visible).
+    #[allow(clippy::too_many_arguments)]
+    fn establish<F: Effects>(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        r: SessionRef,
+        timeout_ms: u32,
+        read_only: Option<bool>,
+        after: Zxid,
+        fx: &mut F,
+    ) {
+        let id = self.db.sessions.id(r);
         self.db.sessions.set_conn(r, Some(conn));
         self.conns.set_state(conn, ConnState::Established(r));
         self.conns.set_session_id(conn, id);
+        let password = self.db.sessions.password(r);
         let resp = ConnectResponse {
             protocol_version: 0,
             timeout_ms: timeout_ms as i32,
@@ -691,7 +696,7 @@ impl<'s> Server<'s> {
         };
         self.note_session_op(now, conn);
         fx.note(Note::SessionEstablished { conn, session: id, timeout_ms });
-        self.out.connect_response(fx, conn, &resp, self.db.last_zxid);
+        self.out.connect_response(fx, conn, &resp, after);
     }
 
     // ----- writes ------------------------------------------------------------------------

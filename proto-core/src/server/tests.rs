@@ -540,8 +540,8 @@ mod ensemble {
         assert_eq!(p.follower.handle_frame(at(2), a, &get, &mut p.fx), FrameOutcome::Deferred);
         assert!(p.sends().is_empty(), "nothing answered before the leader did");
         p.round_trip(3);
-        assert_eq!(p.follower.tree().lookup(b"/a").is_some(), true);
-        assert_eq!(p.leader.tree().lookup(b"/a").is_some(), true);
+        assert!(p.follower.tree().lookup(b"/a").is_some());
+        assert!(p.leader.tree().lookup(b"/a").is_some());
         assert_eq!(p.follower.last_zxid(), p.leader.last_zxid());
         let sends = p.sends();
         assert_eq!(sends.len(), 1);
