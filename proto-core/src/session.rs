@@ -197,7 +197,7 @@ impl<'s> SessionTable<'s> {
 
     /// True once expiry or closeSession has begun: later requests get SessionExpired.
     pub fn is_closing(&self, r: SessionRef) -> bool {
-        self.slot(r).is_none_or(|s| s.flags & CLOSING != 0)
+        self.slot(r).map_or(true, |s| s.flags & CLOSING != 0)
     }
 
     /// The connection bound to the session, if any.

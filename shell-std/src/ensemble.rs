@@ -118,7 +118,7 @@ struct Source<'a> {
 impl SnapshotSource for Source<'_> {
     fn begin(&mut self, to: ServerId) -> Result<Zxid, SnapshotError> {
         let zxid = self.server.last_zxid();
-        let only_history = self.epoch.is_none_or(|e| zxid.epoch() < e);
+        let only_history = self.epoch.map_or(true, |e| zxid.epoch() < e);
         if zxid != self.committed && !only_history {
             // The tree holds proposals not yet committed; the learner retries.
             log::info!("SNAP for server {to} deferred: proposals in flight");

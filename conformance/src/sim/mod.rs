@@ -341,7 +341,7 @@ impl<R: Replica, C: Checker<R>> Simulator<R, C> {
         self.pump_clients(now);
         loop {
             if self.phase == Phase::Liveness
-                && self.clients.as_ref().is_none_or(|c| c.done())
+                && self.clients.as_ref().map_or(true, |c| c.done())
                 && self.checker.converged(self.queue.now(), &self.views())
             {
                 let now = self.queue.now();

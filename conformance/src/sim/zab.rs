@@ -440,7 +440,7 @@ pub enum WriteOp {
 /// The txn a leader proposes for `w` against `nodes` (its store plus the proposals in
 /// flight): the change, or the error ZooKeeper's PrepRequestProcessor would log.
 fn prepare<'w>(nodes: &Nodes, w: &'w WriteOp) -> TxnOp<'w> {
-    let fits = |expected: &Option<i32>, v: i32| expected.is_none_or(|e| e == v);
+    let fits = |expected: &Option<i32>, v: i32| expected.map_or(true, |e| e == v);
     match w {
         WriteOp::Create { path, data } => {
             if nodes.contains_key(path.as_bytes()) {

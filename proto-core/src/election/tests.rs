@@ -336,7 +336,7 @@ impl Net {
             }
         };
         let matches = |m: &(u64, u64, Notification)| {
-            kv("from").is_none_or(|f| ids(f).contains(&m.0)) && kv("to").is_none_or(|t| ids(t).contains(&m.1))
+            kv("from").map_or(true, |f| ids(f).contains(&m.0)) && kv("to").map_or(true, |t| ids(t).contains(&m.1))
         };
         match cmd {
             "ensemble" => {

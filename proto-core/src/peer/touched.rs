@@ -27,7 +27,7 @@ impl<'a> TouchedSessions<'a> {
     /// Views `bytes` as a list, refusing a length that is not a multiple of
     /// [`TOUCHED_SESSION_BYTES`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<TouchedSessions<'a>, PeerDecodeError> {
-        if !bytes.len().is_multiple_of(TOUCHED_SESSION_BYTES) {
+        if bytes.len() % TOUCHED_SESSION_BYTES != 0 {
             return Err(PeerDecodeError::BadSessionList(bytes.len()));
         }
         Ok(TouchedSessions { bytes })
