@@ -208,10 +208,9 @@ fn a_minority_that_accepted_a_later_epoch_stays_out_and_the_rest_serves() {
 /// UPTODATE) cannot take one more PROPOSAL: the log has nothing it may evict, the role
 /// ends with `LogRefused`, the follower rejoins, and the leader, which still holds the
 /// follower's last zxid, plans the same DIFF again, for as long as that zxid stays in its
-/// log. In these seeds it does, and the ensemble never converges. Fails until
-/// proto-core's ZAB is fixed.
+/// log. In these seeds it did, and the ensemble never converged; now the leader syncs a
+/// learner whose last DIFF or TRUNC sync failed by SNAP, which starts its log afresh.
 #[test]
-#[ignore = "proto-core: a follower whose log is full of uncommitted entries refuses every DIFF"]
 fn a_follower_whose_log_filled_with_uncommitted_sync_data_is_synced_again() {
     for seed in [3134507, 3005981, 3016555] {
         let report = zab::run(seed, None);

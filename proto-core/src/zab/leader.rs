@@ -195,6 +195,11 @@ pub struct Leader<'s, Q: QuorumVerifier> {
     storage: Deque<Storage, STORAGE_QUEUE_MAX>,
     events: Deque<Event, ENSEMBLE_MAX>,
     syncs: Deque<PendingSync, SYNCS_PENDING_MAX>,
+    /// Learners whose last DIFF or TRUNC sync ended before they acked NEWLEADER: the next
+    /// sync of each is a SNAP. A follower keeps a sync's data uncommitted until UPTODATE, so
+    /// failed syncs can fill its bounded log, and it would then refuse the same DIFF every
+    /// time; a SNAP starts its log afresh.
+    resync_by_snap: heapless::Vec<ServerId, ENSEMBLE_MAX>,
     round: u64,
     /// Whether a ping has gone out in `round` (a new sync then needs a new round).
     round_used: bool,
@@ -248,6 +253,7 @@ impl<'s, Q: QuorumVerifier> Leader<'s, Q> {
             storage: Deque::new(),
             events: Deque::new(),
             syncs: Deque::new(),
+            resync_by_snap: heapless::Vec::new(),
             round: 0,
             round_used: false,
             phase_deadline: now + config.init_ms(),
@@ -702,7 +708,9 @@ impl<'s, Q: QuorumVerifier> Leader<'s, Q> {
     fn plan_sync(&mut self, at: usize) {
         let last = self.log.last_zxid();
         let Some(peer) = self.learners.get(at).map(|l| l.peer_last_zxid) else { return };
-        let (head, start) = match self.history_plan(peer) {
+        let by_snap = self.learners.get(at).is_some_and(|l| self.resync_by_snap.contains(&l.id));
+        let plan = if by_snap { SyncPlan::Snap } else { self.history_plan(peer) };
+        let (head, start) = match plan {
             SyncPlan::EmptyDiff => (Head::Diff(last), peer),
             SyncPlan::Diff { from } => (Head::Diff(last), from),
             SyncPlan::Trunc { to } => (Head::Trunc(to), to),
@@ -762,6 +770,9 @@ impl<'s, Q: QuorumVerifier> Leader<'s, Q> {
                 // §13.4: the learner persisted the sync data and currentEpoch.
                 Stage::NewLeaderSent => {
                     l.stage = Stage::Synced;
+                    let id = l.id;
+                    self.resync_by_snap.retain(|&r| r != id);
+                    let l = self.learners.get_mut(at).ok_or(Misbehavior::Stranger)?;
                     l.acked = l.sync_target;
                     l.uptodate_pending = established;
                     if established {
@@ -1024,7 +1035,14 @@ impl<'s, Q: QuorumVerifier> Leader<'s, Q> {
 
     fn remove_learner(&mut self, id: ServerId) {
         if let Some(at) = self.learners.iter().position(|l| l.id == id) {
-            self.learners.swap_remove(at);
+            let l = self.learners.swap_remove(at);
+            let failed_sync = matches!(l.stage, Stage::Syncing | Stage::NewLeaderSent)
+                && !matches!(l.head, Some(Head::Snap))
+                && l.snap.is_none();
+            if failed_sync && !self.resync_by_snap.contains(&id) {
+                // Bounded by the membership (ENSEMBLE_MAX), which a learner is part of.
+                let _ = self.resync_by_snap.push(id);
+            }
             // Its pending syncs can no longer be answered.
             let len = self.syncs.len();
             for _ in 0..len {
