@@ -26,7 +26,7 @@ use proto_core::log::{
 };
 use proto_core::peer::{decode_frame, PeerMessage, TouchedSessions, TOUCHED_SESSION_BYTES};
 use proto_core::quorum::{LearnerType, Majority, Member as QuorumMember, QuorumVerifier, ServerId};
-use proto_core::server::{encode_auth, Mode, Server, AUTH_ENCODED_BYTES_MAX};
+use proto_core::server::{encode_auth, request_opcode, request_xid, Mode, Server, AUTH_ENCODED_BYTES_MAX};
 use proto_core::zab::{
     Epochs, Follower, FollowerState, Handled, Leader, LeaderState, SnapshotError, SnapshotSink, SnapshotSource,
     Storage, ZabConfig,
@@ -198,6 +198,9 @@ struct Member {
     /// The tree holds something the log does not (a write the leader could not propose):
     /// rebuild it from disk when the role ends.
     reload_on_end: bool,
+    /// Deferred client frames may run again (room for proposals, a sync answered): the
+    /// drain hands them in.
+    retry_pending: bool,
     /// Requests followers forwarded while the leader's proposals were at their bound.
     held_forwards: VecDeque<(ServerId, Vec<u8>)>,
     /// FOLLOWERINFO frames that arrived while this server was still looking.
@@ -354,6 +357,7 @@ pub fn run(config: Config) -> io::Result<()> {
             reload_on_end: false,
             early: Vec::new(),
             held_forwards: VecDeque::new(),
+            retry_pending: false,
             lost_to_leader: false,
             generation: 0,
             election_seen: Default::default(),
@@ -532,6 +536,7 @@ impl Member {
                 if let Some(c) = self.out.conns.get_mut(&conn) {
                     c.deferred.push_back(bytes);
                 }
+                self.retry_pending = true;
             }
             Event::Closed { conn } if self.closing.contains_key(&conn) => {
                 // Closed by a role change: the server it belonged to may have been rebuilt.
@@ -584,7 +589,9 @@ impl Member {
         for (conn, session, frame) in forwards {
             let Role::Following(f) = &self.role else { continue };
             let auth = encode_auth(self.server.connections().auth(conn), &mut self.auth).unwrap_or_default();
-            let (cxid, opcode) = header(&frame);
+            // A frame too short for a header goes anyway: the leader refuses it as it would
+            // a client's.
+            let (cxid, opcode) = (request_xid(&frame).unwrap_or(Xid(0)), request_opcode(&frame).unwrap_or(0));
             let msg = PeerMessage::Request { session, cxid, opcode, body: &frame, auth };
             send(&self.quorum_peers, f.leader(), &msg, self.frame_max);
         }
@@ -610,6 +617,8 @@ impl Member {
     fn answer_sync(&mut self, session: SessionId, xid: Xid) {
         if let Some((conn, path)) = self.syncs.remove(&(session, xid)) {
             self.server.answer_sync(conn, xid, &path, &mut self.out);
+            // Requests the sync held back may run now.
+            self.retry_pending = true;
         }
     }
 
@@ -643,6 +652,7 @@ impl Member {
                     if let Some(c) = self.out.conns.get_mut(&conn) {
                         c.deferred.push_front(frame);
                     }
+                    self.retry_pending = true;
                     return;
                 }
                 let now = self.now();
@@ -659,14 +669,6 @@ impl Member {
             }
         }
     }
-}
-
-/// The xid and opcode of a request frame (zeros for a frame too short: the leader refuses
-/// it as it would a client's).
-fn header(frame: &[u8]) -> (Xid, i32) {
-    let xid = frame.get(..4).and_then(|b| b.try_into().ok()).map_or(0, i32::from_be_bytes);
-    let op = frame.get(4..8).and_then(|b| b.try_into().ok()).map_or(0, i32::from_be_bytes);
-    (Xid(xid), op)
 }
 
 /// Sends `msg`; false if it went nowhere (no connection, or it could not be encoded).
@@ -971,13 +973,12 @@ impl Member {
                 self.run_held_forwards();
                 progressed = true;
             }
-            if matches!(self.role, Role::Leading(_)) && !self.leader_busy() {
-                // Requests held while the leader was busy run now that commits made room.
-                let before: usize = self.out.conns.values().map(|c| c.deferred.len()).sum();
-                if before > 0 {
-                    self.retry_deferred();
-                    progressed |= self.out.conns.values().map(|c| c.deferred.len()).sum::<usize>() < before;
-                }
+            if self.retry_pending && !self.leader_busy() {
+                // Requests held while the leader was busy, or behind a sync just answered,
+                // run now.
+                self.retry_pending = false;
+                self.retry_deferred();
+                progressed = true;
             }
             if !(progressed || more) {
                 break;

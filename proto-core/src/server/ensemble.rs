@@ -83,6 +83,18 @@ pub fn decode_auth(mut bytes: &[u8]) -> Option<AuthIds<AUTH_IDS_PER_CONNECTION_M
     Some(ids)
 }
 
+/// The xid of a request frame (length prefix removed), read without decoding the body;
+/// `None` for a frame too short to hold it.
+pub fn request_xid(frame: &[u8]) -> Option<Xid> {
+    frame.get(..4).and_then(|b| b.try_into().ok()).map(|b| Xid(i32::from_be_bytes(b)))
+}
+
+/// The opcode of a request frame (length prefix removed), read without decoding the body;
+/// `None` for a frame too short to hold it.
+pub fn request_opcode(frame: &[u8]) -> Option<i32> {
+    frame.get(4..8).and_then(|b| b.try_into().ok()).map(i32::from_be_bytes)
+}
+
 impl<'s> Server<'s> {
     /// Sets how this replica takes part. Switching to [`Mode::Leading`] also restarts every
     /// session's expiry clock, as a new leader's session tracker does.
@@ -107,10 +119,7 @@ impl<'s> Server<'s> {
             return Route::Defer;
         }
         // A frame too short for a header is refused by the local path.
-        let op = match frame.get(4..8).and_then(|b| b.try_into().ok()) {
-            Some(b) => OpCode::from_code(i32::from_be_bytes(b)),
-            None => return Route::Local,
-        };
+        let Some(op) = request_opcode(frame).map(OpCode::from_code) else { return Route::Local };
         let forward = self.mode == Mode::Following && op.is_write();
         match (forward, pending.forwarded) {
             (true, _) => Route::Forward,
@@ -123,13 +132,13 @@ impl<'s> Server<'s> {
     pub(super) fn forward<F: Effects>(&mut self, now: Now, conn: ConnId, r: SessionRef, frame: &[u8], fx: &mut F) {
         let session = self.db.sessions.id(r);
         self.db.sessions.touch(now.instant, r);
-        let close = frame.get(4..8) == Some(&OpCode::CloseSession.code().to_be_bytes()[..]);
+        let close = request_opcode(frame) == Some(OpCode::CloseSession.code());
         if let Some(p) = self.conns.pending_mut(conn) {
             p.forwarded = p.forwarded.saturating_add(1);
             p.close_after_reply |= close;
         }
-        if let (Some(s), Some(xid)) = (self.conns.stats_mut(conn), frame.get(..4)) {
-            s.last_cxid = xid.try_into().map_or(0, i32::from_be_bytes);
+        if let (Some(s), Some(xid)) = (self.conns.stats_mut(conn), request_xid(frame)) {
+            s.last_cxid = xid.0;
             s.last_response = now.instant;
         }
         fx.forward(conn, session, frame);
@@ -187,9 +196,8 @@ impl<'s> Server<'s> {
         frame: &[u8],
         fx: &mut F,
     ) {
-        let xid = Xid(frame.get(..4).and_then(|b| b.try_into().ok()).map_or(0, i32::from_be_bytes));
-        let op = frame.get(4..8).and_then(|b| b.try_into().ok()).map(i32::from_be_bytes);
-        if op == Some(OpCode::CreateSession.code()) {
+        let xid = request_xid(frame).unwrap_or(Xid(0));
+        if request_opcode(frame) == Some(OpCode::CreateSession.code()) {
             return self.create_remote_session(now, proxy, session, frame, fx);
         }
         let last = self.db.last_zxid;

@@ -50,7 +50,7 @@ use crate::zxid::Zxid;
 pub use conn::{ConnSlot, ConnState, ConnStats, ConnTable, ConnectionRefused, Pending};
 pub use db::{ApplyError, Db, EventSink, NoEvents};
 use ensemble::Route;
-pub use ensemble::{decode_auth, encode_auth, AUTH_ENCODED_BYTES_MAX};
+pub use ensemble::{decode_auth, encode_auth, request_opcode, request_xid, AUTH_ENCODED_BYTES_MAX};
 use prep::{CreateArgs, Overlay, Prep};
 use reply::Outbox;
 
