@@ -4,3 +4,4 @@
 
 pub mod ensemble_harness;
 pub mod sim;
+pub mod suite;

@@ -14,8 +14,8 @@ use super::wire::{Reader, Writer};
 use super::{Decode, Encode};
 use crate::stat::Stat;
 
-/// Bytes of a MultiHeader.
-const MULTI_HEADER_LEN: usize = 12;
+/// Bytes of a MultiHeader: type (int), done (bool), err (int).
+const MULTI_HEADER_LEN: usize = 9;
 
 /// Which multi a body belongs to; each allows its own sub-ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -663,5 +663,22 @@ mod tests {
                 prop_assert_eq!(m.iter().count(), m.len());
             }
         }
+    }
+
+    /// A result with no body (delete, check) is a bare 9-byte header: the last one counts.
+    #[test]
+    fn a_trailing_delete_or_check_result_is_iterated() {
+        let results = [MultiResult::Create { path: b"/a" }, MultiResult::Check, MultiResult::Delete];
+        let bytes = {
+            let mut buf = [0u8; 128];
+            let mut w = crate::jute::Writer::new(&mut buf);
+            encode_multi_response::<&[&[u8]], _>(&mut w, results).unwrap();
+            let n = w.position();
+            buf[..n].to_vec()
+        };
+        let resp: MultiResponse = crate::jute::testing::decode_all(&bytes).unwrap();
+        assert_eq!(resp.len(), 3);
+        let ops: Vec<OpCode> = resp.iter().map(|r| r.opcode()).collect();
+        assert_eq!(ops, [OpCode::Create, OpCode::Check, OpCode::Delete]);
     }
 }

@@ -575,6 +575,14 @@ impl<'s> Server<'s> {
     // ----- handshake ---------------------------------------------------------------------
 
     fn close_conn<F: Effects>(&mut self, conn: ConnId, fx: &mut F) {
+        // The session loses its connection now: `Closing` no longer names the session, so
+        // `handle_closed` could not unbind it later, and the slot may be reused before the
+        // session expires (whose close must not hit the slot's next connection).
+        if let ConnState::Established(r) = self.conns.state(conn) {
+            if self.db.sessions.conn(r) == Some(conn) {
+                self.db.sessions.set_conn(r, None);
+            }
+        }
         self.conns.set_state(conn, ConnState::Closing);
         fx.close(conn, self.db.last_zxid);
     }

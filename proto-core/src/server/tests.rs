@@ -213,6 +213,28 @@ fn unknown_opcode_gets_unimplemented_then_close() {
     assert!(fx.out.is_empty());
 }
 
+/// A session whose connection the server closed (bad input) keeps living until it expires;
+/// its expiry must not close whichever connection reuses that connection slot meanwhile.
+#[test]
+fn expiry_after_a_server_side_close_spares_the_slot_s_next_connection() {
+    let mut s = server();
+    let mut fx = Recorder::default();
+    let (a, session, _) = connect(&mut s, &mut fx);
+    s.handle_frame(at(1), a, &request(9, OpCode::Unknown(55), &()), &mut fx);
+    assert!(fx.out.contains(&Out::Close { conn: a }));
+    s.handle_closed(a);
+    let (b, other, _) = connect(&mut s, &mut fx);
+    assert_eq!(b, a, "the freed slot is reused");
+    let deadline = s.poll_timeout().unwrap();
+    // The second session is heard from later, so only the first is due at `deadline`.
+    s.handle_frame(at(deadline.0 / 2), b, &request(-2, OpCode::Ping, &()), &mut fx);
+    fx.out.clear();
+    s.handle_timeout(at(deadline.0), &mut fx);
+    assert!(s.sessions().find(session).is_none(), "the first session expired");
+    assert!(s.sessions().find(other).is_some());
+    assert!(!fx.out.contains(&Out::Close { conn: b }), "{:?}", fx.out);
+}
+
 #[test]
 fn undecodable_body_gets_marshalling_error_and_keeps_the_connection() {
     let mut s = server();
