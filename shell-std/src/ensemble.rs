@@ -636,10 +636,27 @@ impl Member {
         while !self.leader_busy() {
             let Some((from, raw)) = self.held_forwards.pop_front() else { return };
             let now = self.now();
-            if let Ok(msg) = decode_frame(&raw) {
-                self.server_business(now, from, &msg, true);
+            // Run it here, not through `server_business`: this sender's later requests still
+            // wait in the queue, and `held_for` would hold this one again behind them (and the
+            // loop would spin, popping and re-holding it, as long as the leader has room).
+            if let Ok(PeerMessage::Request { session, body, auth, .. }) = decode_frame(&raw) {
+                self.run_forwarded(now, from, session, body, auth);
             }
         }
+    }
+
+    /// Runs one request a follower forwarded, on a proxy connection with its auth ids.
+    fn run_forwarded(&mut self, now: proto_core::Now, from: ServerId, session: SessionId, body: &[u8], auth: &[u8]) {
+        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        let Some(proxy) = self.server.open_proxy(now, ip, auth) else {
+            log::warn!("server.{}: no slot (or bad auth ids) for a request from server {from}", self.me);
+            return;
+        };
+        self.out.asks.proxy = Some(Proxy { conn: proxy, origin: from, session });
+        self.server.handle_forwarded(now, proxy, session, body, &mut self.out);
+        self.out.asks.proxy = None;
+        self.server.close_proxy(proxy);
+        self.carry_out();
     }
 
     /// Hands deferred frames in again, in order, until one is deferred again.
@@ -806,16 +823,7 @@ impl Member {
                 }
             }
             (PeerMessage::Request { session, body, auth, .. }, true) => {
-                let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-                let Some(proxy) = self.server.open_proxy(now, ip, auth) else {
-                    log::warn!("server.{}: no slot (or bad auth ids) for a request from server {from}", self.me);
-                    return;
-                };
-                self.out.asks.proxy = Some(Proxy { conn: proxy, origin: from, session });
-                self.server.handle_forwarded(now, proxy, session, body, &mut self.out);
-                self.out.asks.proxy = None;
-                self.server.close_proxy(proxy);
-                self.carry_out();
+                self.run_forwarded(now, from, session, body, auth)
             }
             (PeerMessage::PingReply { sessions }, true) => {
                 for (id, _) in sessions.iter() {
