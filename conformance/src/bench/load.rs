@@ -31,7 +31,7 @@ const BULK_ROOT: &str = "/bench";
 const OPS_ROOT: &str = "/ops";
 
 /// The request a phase repeats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Op {
     /// getData of the client's own 100-byte node.
     Get,
@@ -39,11 +39,15 @@ pub enum Op {
     Set,
     /// create of a new persistent node under the client's own node.
     Create,
+    /// Per request, drawn from a per-session generator seeded from the phase's seed and the
+    /// session's index (so both servers see the same sequence): [`MIX_GET_PCT`]% get,
+    /// [`MIX_SET_PCT`]% set, the rest create, each as above.
+    Mixed,
 }
 
 impl Op {
     /// Every op, in the order phases run.
-    pub const ALL: [Op; 3] = [Op::Get, Op::Set, Op::Create];
+    pub const ALL: [Op; 4] = [Op::Get, Op::Set, Op::Create, Op::Mixed];
 
     /// Lower-case name, used in tables and the CSV.
     pub fn name(self) -> &'static str {
@@ -51,7 +55,93 @@ impl Op {
             Op::Get => "get",
             Op::Set => "set",
             Op::Create => "create",
+            Op::Mixed => "mixed",
         }
+    }
+}
+
+/// Share of getData in the mixed op, percent.
+pub const MIX_GET_PCT: u64 = 80;
+/// Share of setData in the mixed op, percent (create takes the rest).
+pub const MIX_SET_PCT: u64 = 15;
+/// Seed of the mixed op when the caller gives none (the ensemble phases never mix).
+pub const DEFAULT_SEED: u64 = 1;
+
+/// How every session of a phase issues its requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One request at a time: the next is sent when the previous one is answered.
+    Sync,
+    /// This many requests in flight per session: one is sent as soon as one is answered.
+    Pipelined(usize),
+}
+
+impl Mode {
+    /// Short name, used in tables and the CSV (`sync`, `pipelined k=16`).
+    pub fn label(self) -> String {
+        match self {
+            Mode::Sync => "sync".into(),
+            Mode::Pipelined(k) => format!("pipelined k={k}"),
+        }
+    }
+
+    /// Requests in flight per session.
+    pub fn depth(self) -> usize {
+        match self {
+            Mode::Sync => 1,
+            Mode::Pipelined(k) => k.max(1),
+        }
+    }
+}
+
+/// One request actually sent (the mixed op picks one of these per request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Req {
+    Get,
+    Set,
+    Create,
+}
+
+impl Req {
+    fn name(self) -> &'static str {
+        match self {
+            Req::Get => "get",
+            Req::Set => "set",
+            Req::Create => "create",
+        }
+    }
+}
+
+/// SplitMix64: a tiny deterministic generator, enough to draw the mixed op's requests.
+#[derive(Clone, Debug)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    /// The generator of session `index` for `seed`.
+    fn for_session(seed: u64, index: usize) -> SplitMix {
+        SplitMix(seed ^ (index as u64).wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The request `op` sends next.
+fn pick(op: Op, rng: &mut SplitMix) -> Req {
+    match op {
+        Op::Get => Req::Get,
+        Op::Set => Req::Set,
+        Op::Create => Req::Create,
+        Op::Mixed => match rng.next() % 100 {
+            x if x < MIX_GET_PCT => Req::Get,
+            x if x < MIX_GET_PCT + MIX_SET_PCT => Req::Set,
+            _ => Req::Create,
+        },
     }
 }
 
@@ -105,6 +195,19 @@ pub async fn connect(addr: &str) -> Result<zk::Client, String> {
     }
 }
 
+/// Opens one session, retrying until `timeout`: a server that already answers `ruok` may
+/// still refuse sessions while it loads its data (ZooKeeper does).
+pub async fn connect_retry(addr: &str, timeout: Duration) -> Result<zk::Client, String> {
+    let start = Instant::now();
+    loop {
+        match connect(addr).await {
+            Ok(c) => return Ok(c),
+            Err(e) if start.elapsed() >= timeout => return Err(format!("{e} (retried for {timeout:?})")),
+            Err(_) => tokio::time::sleep(PROBE_INTERVAL).await,
+        }
+    }
+}
+
 /// Opens `n` sessions, one after another (a burst of connects is not what is measured).
 pub async fn connect_many(addr: &str, n: usize) -> Result<Vec<zk::Client>, String> {
     let mut v = Vec::with_capacity(n);
@@ -133,6 +236,39 @@ pub async fn prepare_ops_tree(c: &zk::Client, clients: usize, data: &[u8]) -> Re
     Ok(())
 }
 
+/// Sends one request of kind `req` and waits for its answer. `child` is the path a create
+/// makes (unused by the other kinds).
+async fn request(c: &zk::Client, req: Req, node: &str, child: &str, data: &[u8]) -> Result<(), zk::Error> {
+    match req {
+        Req::Get => c.get_data(node).await.map(|_| ()),
+        Req::Set => c.set_data(node, data, None).await.map(|_| ()),
+        Req::Create => c.create(child, data, &persistent()).await.map(|_| ()),
+    }
+}
+
+/// What one session of a phase counted.
+struct SessionStats {
+    hist: Histogram<u64>,
+    ops: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl SessionStats {
+    fn record(&mut self, req: Req, latency: Duration, r: Result<(), zk::Error>, node: &str) {
+        match r {
+            Ok(()) => {
+                self.hist.saturating_record(latency.as_micros() as u64);
+                self.ops += 1;
+            }
+            Err(e) => {
+                self.errors += 1;
+                self.first_error.get_or_insert_with(|| format!("{} {node}: {e}", req.name()));
+            }
+        }
+    }
+}
+
 /// Runs `op` from every session in `clients` concurrently, each issuing one request at a
 /// time, until the bounds are reached. `tag` keeps created names unique across phases.
 pub async fn run_phase(
@@ -142,9 +278,27 @@ pub async fn run_phase(
     bounds: PhaseBounds,
     tag: &str,
 ) -> PhaseStats {
+    run_phase_with(clients, op, Mode::Sync, DEFAULT_SEED, data, bounds, tag).await
+}
+
+/// Runs `op` from every session in `clients` concurrently, each keeping `mode.depth()`
+/// requests in flight, until the bounds are reached; then waits for the answers still due.
+/// A latency runs from the moment the request is handed to the client library to the moment
+/// its answer is taken. `seed` drives the mixed op; `tag` keeps created names unique across
+/// phases.
+pub async fn run_phase_with(
+    clients: &[zk::Client],
+    op: Op,
+    mode: Mode,
+    seed: u64,
+    data: Arc<Vec<u8>>,
+    bounds: PhaseBounds,
+    tag: &str,
+) -> PhaseStats {
     let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + bounds.duration;
+    let depth = mode.depth();
     let mut tasks = Vec::with_capacity(clients.len());
     for (i, c) in clients.iter().enumerate() {
         let c = c.clone();
@@ -152,46 +306,61 @@ pub async fn run_phase(
         let issued = issued.clone();
         let tag = tag.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut hist = new_hist();
-            let (mut ops, mut errors, mut first_error) = (0u64, 0u64, None);
+            let mut st = SessionStats { hist: new_hist(), ops: 0, errors: 0, first_error: None };
             let node = own_node(i);
+            let mut rng = SplitMix::for_session(seed, i);
             let mut seq = 0u64;
+            let mut child_path = |req: Req| {
+                if req == Req::Create {
+                    seq += 1;
+                    format!("{node}/{tag}-{seq}")
+                } else {
+                    String::new()
+                }
+            };
             // Bounded by the deadline and by the shared op budget.
-            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < bounds.max_ops {
-                let t = Instant::now();
-                let r = match op {
-                    Op::Get => c.get_data(&node).await.map(|_| ()),
-                    Op::Set => c.set_data(&node, &data, None).await.map(|_| ()),
-                    Op::Create => {
-                        seq += 1;
-                        let p = format!("{node}/{tag}-{seq}");
-                        c.create(&p, &data, &persistent()).await.map(|_| ())
+            let more = || Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < bounds.max_ops;
+            if depth == 1 {
+                while more() {
+                    let req = pick(op, &mut rng);
+                    let child = child_path(req);
+                    let t = Instant::now();
+                    let r = request(&c, req, &node, &child, &data).await;
+                    st.record(req, t.elapsed(), r, &node);
+                }
+            } else {
+                let (cr, nr, dr) = (&c, node.as_str(), data.as_slice());
+                let mut inflight = FuturesUnordered::new();
+                // Refilled after every answer, so the window stays full until the bounds.
+                loop {
+                    while inflight.len() < depth && more() {
+                        let req = pick(op, &mut rng);
+                        let child = child_path(req);
+                        inflight.push(async move {
+                            let t = Instant::now();
+                            let r = request(cr, req, nr, &child, dr).await;
+                            (req, t.elapsed(), r)
+                        });
                     }
-                };
-                match r {
-                    Ok(()) => {
-                        hist.saturating_record(t.elapsed().as_micros() as u64);
-                        ops += 1;
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| format!("{} {node}: {e}", op.name()));
-                    }
+                    let Some((req, latency, r)) = inflight.next().await else {
+                        break;
+                    };
+                    st.record(req, latency, r, nr);
                 }
             }
-            (hist, ops, errors, first_error)
+            st
         }));
     }
     let mut out = PhaseStats { ops: 0, errors: 0, first_error: None, elapsed: Duration::ZERO, hist: new_hist() };
     for t in tasks {
         match t.await {
-            Ok((h, ops, errors, first)) => {
+            Ok(st) => {
                 // Both histograms have the same bounds, so adding cannot fail.
-                let _ = out.hist.add(&h);
-                out.ops += ops;
-                out.errors += errors;
+                let _ = out.hist.add(&st.hist);
+                out.ops += st.ops;
+                out.errors += st.errors;
                 if out.first_error.is_none() {
-                    out.first_error = first;
+                    out.first_error = st.first_error;
                 }
             }
             Err(e) => {
@@ -357,6 +526,33 @@ mod tests {
         assert_eq!(bulk_node(999), "/bench/p0000/c0999");
         assert_eq!(bulk_node(1000), "/bench/p0001/c0000");
         assert_eq!(bulk_node(BULK_ZNODES_MAX - 1), "/bench/p9999/c0999");
+    }
+
+    #[test]
+    fn mixed_draws_the_documented_shares_deterministically() {
+        let draw = |seed, index| {
+            let mut rng = SplitMix::for_session(seed, index);
+            (0..10_000).map(|_| pick(Op::Mixed, &mut rng)).collect::<Vec<_>>()
+        };
+        let a = draw(7, 3);
+        assert_eq!(a, draw(7, 3), "same seed and session, same sequence");
+        assert_ne!(a, draw(7, 4), "sessions differ");
+        assert_ne!(a, draw(8, 3), "seeds differ");
+        let share = |r: Req| a.iter().filter(|&&x| x == r).count() as f64 / a.len() as f64 * 100.0;
+        assert!((share(Req::Get) - MIX_GET_PCT as f64).abs() < 2.0, "get {}", share(Req::Get));
+        assert!((share(Req::Set) - MIX_SET_PCT as f64).abs() < 2.0, "set {}", share(Req::Set));
+        assert!((share(Req::Create) - (100 - MIX_GET_PCT - MIX_SET_PCT) as f64).abs() < 1.5);
+        let mut rng = SplitMix::for_session(7, 3);
+        assert!((0..100).all(|_| pick(Op::Set, &mut rng) == Req::Set));
+    }
+
+    #[test]
+    fn mode_depth_and_labels() {
+        assert_eq!(Mode::Sync.depth(), 1);
+        assert_eq!(Mode::Pipelined(16).depth(), 16);
+        assert_eq!(Mode::Pipelined(0).depth(), 1);
+        assert_eq!(Mode::Pipelined(16).label(), "pipelined k=16");
+        assert_eq!(Op::ALL.map(Op::name), ["get", "set", "create", "mixed"]);
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! herd against Apache ZooKeeper 3.8, in one run, with the same client for both.
 //!
 //! For each server the run: starts it on a fresh data dir, reads its idle RSS, opens the
-//! sessions, warms up, measures get/set/create with 1 and with N synchronous clients
-//! (throughput, p50/p99, server CPU per request), loads a tree of znodes pipelined and reads
-//! the RSS again, then SIGKILLs it, starts it on the same data dir and times the first
-//! successful getData. Then it prints both side by side with the herd/ZooKeeper ratio
-//! against the targets, and writes a CSV and a PNG chart. The ensemble section
-//! (`ensemble.rs`) then does the same comparison with three servers of each kind.
+//! sessions, warms up, and measures get, set, create and mixed (80% get, 15% set, 5% create,
+//! drawn per session from `--seed`, see [`load::Op::Mixed`]) with each client count of
+//! `--clients` (default 1, 8, 32), each synchronous (one request at a time per session) and
+//! pipelined (`--pipeline-depth` requests in flight per session): throughput, p50/p99,
+//! server CPU per request. It then kills that server and starts a fresh one on an empty
+//! data dir, so that the phases' creates do not weigh on the memory figure, loads a tree of
+//! znodes pipelined and reads the RSS, then SIGKILLs it, starts it on the same data dir and
+//! times the first successful getData. Then it prints both side by side with the
+//! herd/ZooKeeper ratio against the targets, and writes a CSV and a PNG chart. The ensemble
+//! section (`ensemble.rs`) then does the same comparison with three servers of each kind.
 
 pub mod ensemble;
 pub mod load;
@@ -20,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use load::{Op, PhaseBounds, PhaseStats};
-use report::{Row, Target};
+use load::{Mode, Op, PhaseBounds, PhaseStats};
+use report::{Panel, Row, Target};
 use server::{Kind, Launch, Server};
 
 /// Benchmark herd against Apache ZooKeeper 3.8 (both started here, on 127.0.0.1).
@@ -32,17 +36,32 @@ struct Args {
     #[arg(long, value_enum)]
     only: Option<Kind>,
     /// Length of each measured phase, in seconds.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 3.0)]
     seconds: f64,
+    /// Smoke run: phases of 1 s and 1 s of warm-up in all.
+    #[arg(long, conflicts_with_all = ["seconds", "warmup_seconds"])]
+    quick: bool,
     /// Upper bound on the requests of one phase (all clients together).
     #[arg(long, default_value_t = 2_000_000)]
     max_ops: u64,
     /// Warm-up before the measured phases, in seconds (split over get, set, create).
     #[arg(long, default_value_t = 3.0)]
     warmup_seconds: f64,
-    /// Sessions of the many-client phases (each issues one request at a time).
-    #[arg(long, default_value_t = 32)]
-    clients: usize,
+    /// Client counts: every op and mode is measured with each (one session per client).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 32])]
+    clients: Vec<usize>,
+    /// Ops measured.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Op::ALL)]
+    ops: Vec<Op>,
+    /// How sessions issue requests: sync (one at a time) and/or pipelined.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ModeArg::Sync, ModeArg::Pipelined])]
+    modes: Vec<ModeArg>,
+    /// Requests in flight per session in the pipelined phases.
+    #[arg(long, default_value_t = 16)]
+    pipeline_depth: usize,
+    /// Seed of the mixed op's per-session request sequences (the same for both servers).
+    #[arg(long, default_value_t = load::DEFAULT_SEED)]
+    seed: u64,
     /// znodes of the bulk load (RSS and restart are measured with them).
     #[arg(long, default_value_t = 1_000_000)]
     znodes: u64,
@@ -103,6 +122,73 @@ struct Args {
     outage_timeout: u64,
 }
 
+/// How the sessions of a phase issue requests, as named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    /// One request at a time per session.
+    Sync,
+    /// `--pipeline-depth` requests in flight per session.
+    Pipelined,
+}
+
+/// Largest client count (sessions are named /ops/cNNN).
+const CLIENTS_MAX: usize = 999;
+/// Largest `--pipeline-depth`.
+const PIPELINE_DEPTH_MAX: usize = 10_000;
+/// Phase and warm-up length of `--quick`, in seconds.
+const QUICK_SECONDS: f64 = 1.0;
+
+impl Args {
+    /// The client counts, ascending, without repeats.
+    fn client_counts(&self) -> Vec<usize> {
+        let mut v = self.clients.clone();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The ops, in `Op::ALL` order, without repeats.
+    fn op_list(&self) -> Vec<Op> {
+        Op::ALL.into_iter().filter(|o| self.ops.contains(o)).collect()
+    }
+
+    /// The modes, sync first, without repeats.
+    fn mode_list(&self) -> Vec<Mode> {
+        let mut v = Vec::new();
+        if self.modes.contains(&ModeArg::Sync) {
+            v.push(Mode::Sync);
+        }
+        if self.modes.contains(&ModeArg::Pipelined) {
+            v.push(Mode::Pipelined(self.pipeline_depth));
+        }
+        v
+    }
+
+    /// Applies `--quick` and checks the ranges clap cannot.
+    fn settle(&mut self) -> Result<(), String> {
+        if self.quick {
+            self.seconds = QUICK_SECONDS;
+            self.warmup_seconds = QUICK_SECONDS;
+        }
+        if self.znodes == 0 || self.znodes > load::BULK_ZNODES_MAX {
+            return Err(format!("--znodes must be 1..={}", load::BULK_ZNODES_MAX));
+        }
+        if self.seconds <= 0.0 || !self.seconds.is_finite() || self.warmup_seconds < 0.0 {
+            return Err("--seconds must be > 0 and --warmup-seconds >= 0".into());
+        }
+        if self.clients.is_empty() || self.clients.iter().any(|&n| n == 0 || n > CLIENTS_MAX) {
+            return Err(format!("--clients must be a list of counts in 1..={CLIENTS_MAX}"));
+        }
+        if self.ops.is_empty() || self.modes.is_empty() {
+            return Err("--ops and --modes must not be empty".into());
+        }
+        if !(2..=PIPELINE_DEPTH_MAX).contains(&self.pipeline_depth) {
+            return Err(format!("--pipeline-depth must be 2..={PIPELINE_DEPTH_MAX}"));
+        }
+        Ok(())
+    }
+}
+
 /// Pause after start before the idle RSS is read, so it is not caught mid-initialization.
 const IDLE_SETTLE: Duration = Duration::from_secs(1);
 /// Pause after the bulk load before its RSS is read.
@@ -122,6 +208,7 @@ const OTHER_CPU_WARN_PCT: f64 = 20.0;
 /// One measured phase of one server.
 struct Phase {
     op: Op,
+    mode: Mode,
     clients: usize,
     stats: PhaseStats,
     /// Server utime+stime over the phase, µs.
@@ -209,14 +296,20 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
     eprintln!("[{kind}] up in {:.2}s on {}, idle RSS {:.1} MiB", startup.as_secs_f64(), srv.addr, mib(idle_rss_kib));
 
     let addr = srv.connect_string();
-    let clients = load::connect_many(&addr, args.clients.max(1)).await?;
+    let counts = args.client_counts();
+    let ops = args.op_list();
+    let sessions = counts.last().copied().unwrap_or(1);
+    let mut clients = vec![load::connect_retry(&addr, Duration::from_secs(args.startup_timeout)).await?];
+    clients.extend(load::connect_many(&addr, sessions - 1).await?);
     load::prepare_ops_tree(&clients[0], clients.len(), &data).await?;
 
-    let warm = Duration::from_secs_f64(args.warmup_seconds / Op::ALL.len() as f64);
+    let warm = Duration::from_secs_f64(args.warmup_seconds / ops.len() as f64);
     if !warm.is_zero() {
-        for op in Op::ALL {
+        for &op in &ops {
             let b = PhaseBounds { duration: warm, max_ops: args.max_ops };
-            let s = load::run_phase(&clients, op, data.clone(), b, &format!("w{}", op.name())).await;
+            let s =
+                load::run_phase_with(&clients, op, Mode::Sync, args.seed, data.clone(), b, &format!("w{}", op.name()))
+                    .await;
             eprintln!("[{kind}] warm-up {}: {} ops, {} errors", op.name(), s.ops, s.errors);
         }
     }
@@ -224,45 +317,59 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
     let bounds = PhaseBounds { duration: Duration::from_secs_f64(args.seconds), max_ops: args.max_ops };
     let me = std::process::id();
     let mut phases = Vec::new();
-    for op in Op::ALL {
-        let mut counts = vec![1, clients.len()];
-        counts.dedup();
-        for n in counts {
-            srv.check_alive()?;
-            let (s0, c0, m0) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
-            let stats = load::run_phase(&clients[..n], op, data.clone(), bounds, &format!("m{n}")).await;
-            let (s1, c1, m1) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
-            let ticks = |a: std::io::Result<u64>, b: std::io::Result<u64>| -> Result<f64, String> {
-                let (a, b) = (a.map_err(|e| e.to_string())?, b.map_err(|e| e.to_string())?);
-                Ok(b.saturating_sub(a) as f64 * 1e6 / clk_tck)
-            };
-            let phase = Phase {
-                op,
-                clients: n,
-                server_cpu_us: ticks(s0, s1)?,
-                client_cpu_us: ticks(c0, c1)?,
-                machine_cpu_us: ticks(m0, m1)?,
-                stats,
-            };
-            eprintln!(
-                "[{kind}] {} c={n}: {:.0} ops/s, p50 {} µs, p99 {} µs, {:.1} µs server CPU/op, {} errors{}",
-                op.name(),
-                phase.stats.ops_per_sec(),
-                phase.p(0.5).unwrap_or(0.0),
-                phase.p(0.99).unwrap_or(0.0),
-                phase.cpu_us_per_op().unwrap_or(0.0),
-                phase.stats.errors,
-                phase.stats.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
-            );
-            phases.push(phase);
+    for &op in &ops {
+        for mode in args.mode_list() {
+            for &n in &counts {
+                srv.check_alive()?;
+                // Unique per phase: the create and mixed ops name their nodes with it.
+                let tag = format!("{}{}-{n}", op.name(), mode.depth());
+                let (s0, c0, m0) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
+                let stats = load::run_phase_with(&clients[..n], op, mode, args.seed, data.clone(), bounds, &tag).await;
+                let (s1, c1, m1) = (server::cpu_ticks(srv.pid), server::cpu_ticks(me), server::machine_busy_ticks());
+                let ticks = |a: std::io::Result<u64>, b: std::io::Result<u64>| -> Result<f64, String> {
+                    let (a, b) = (a.map_err(|e| e.to_string())?, b.map_err(|e| e.to_string())?);
+                    Ok(b.saturating_sub(a) as f64 * 1e6 / clk_tck)
+                };
+                let phase = Phase {
+                    op,
+                    mode,
+                    clients: n,
+                    server_cpu_us: ticks(s0, s1)?,
+                    client_cpu_us: ticks(c0, c1)?,
+                    machine_cpu_us: ticks(m0, m1)?,
+                    stats,
+                };
+                eprintln!(
+                    "[{kind}] {} {} c={n}: {:.0} ops/s, p50 {} µs, p99 {} µs, {:.1} µs server CPU/op, {} errors{}",
+                    op.name(),
+                    mode.label(),
+                    phase.stats.ops_per_sec(),
+                    phase.p(0.5).unwrap_or(0.0),
+                    phase.p(0.99).unwrap_or(0.0),
+                    phase.cpu_us_per_op().unwrap_or(0.0),
+                    phase.stats.errors,
+                    phase.stats.first_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default()
+                );
+                phases.push(phase);
+            }
         }
     }
+    drop(clients);
+    srv.kill();
 
+    // A fresh server on an empty data dir: the nodes the create and mixed phases made would
+    // otherwise be counted in the memory and restart figures.
+    let launch = Launch { dir: launch.dir.join("load"), ..launch.clone() };
+    let mut srv = Server::spawn(&launch, "server.log").map_err(|e| e.to_string())?;
+    srv.wait_ruok(Duration::from_secs(args.startup_timeout))?;
+    eprintln!("[{kind}] fresh server for the bulk load on {}", srv.addr);
+    let addr = srv.connect_string();
+    let mut clients = vec![load::connect_retry(&addr, Duration::from_secs(args.startup_timeout)).await?];
+    clients.extend(load::connect_many(&addr, args.bulk_sessions.clamp(1, CLIENTS_MAX) - 1).await?);
     eprintln!("[{kind}] bulk load: {} znodes of {} bytes, {} in flight", args.znodes, args.data_bytes, args.in_flight);
-    let bulk_clients = &clients[..args.bulk_sessions.clamp(1, clients.len())];
-    let window = (args.in_flight / bulk_clients.len()).max(1);
-    let bulk = load::bulk_load(bulk_clients, args.znodes, data.clone(), window, Duration::from_secs(args.bulk_timeout))
-        .await?;
+    let window = (args.in_flight / clients.len()).max(1);
+    let bulk =
+        load::bulk_load(&clients, args.znodes, data.clone(), window, Duration::from_secs(args.bulk_timeout)).await?;
     eprintln!(
         "[{kind}] bulk load: {} created in {:.1}s ({:.0}/s), {} errors{}",
         bulk.created,
@@ -287,7 +394,7 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
     srv.kill();
     eprintln!("[{kind}] killed (SIGKILL); restarting on the same data dir");
     let since = Instant::now();
-    let mut srv = Server::spawn(launch, "server-restart.log").map_err(|e| e.to_string())?;
+    let mut srv = Server::spawn(&launch, "server-restart.log").map_err(|e| e.to_string())?;
     let restart =
         match load::wait_first_get(&srv.connect_string(), &known, since, Duration::from_secs(args.restart_timeout))
             .await
@@ -305,46 +412,83 @@ async fn run_server(args: &Args, launch: &Launch, clk_tck: f64) -> Result<Outcom
     Ok(Outcome { kind, startup, idle_rss_kib, phases, bulk, loaded_rss_kib, restart, restarted_rss_kib })
 }
 
-fn rows(args: &Args, herd: Option<&Outcome>, zk: Option<&Outcome>) -> Vec<Row> {
+/// The phases' figures of one server.
+struct PhaseFigure {
+    /// Caption of the chart panel.
+    panel: &'static str,
+    /// Word in the row name.
+    what: &'static str,
+    unit: &'static str,
+    value: fn(&Phase) -> Option<f64>,
+    target: fn(Op) -> Option<Target>,
+}
+
+const PHASE_FIGURES: [PhaseFigure; 4] = [
+    PhaseFigure {
+        panel: "throughput (higher is better)",
+        what: "throughput",
+        unit: "ops/s",
+        value: |p| Some(p.stats.ops_per_sec()),
+        // The mixed op writes too, so it gets the write target.
+        target: |op| Some(Target::RatioAtLeast(if op == Op::Get { TARGET_GET } else { TARGET_WRITE })),
+    },
+    PhaseFigure {
+        panel: "p50 latency (lower is better)",
+        what: "p50",
+        unit: "µs",
+        value: |p| p.p(0.5),
+        target: |_| None,
+    },
+    PhaseFigure {
+        panel: "p99 latency (lower is better)",
+        what: "p99",
+        unit: "µs",
+        value: |p| p.p(0.99),
+        target: |_| Some(Target::RatioAtMost(TARGET_P99)),
+    },
+    PhaseFigure {
+        panel: "server CPU per request (lower is better)",
+        what: "server CPU",
+        unit: "µs/op",
+        value: Phase::cpu_us_per_op,
+        target: |_| Some(Target::RatioAtMost(TARGET_CPU)),
+    },
+];
+
+/// The comparison rows, and the chart panels that group the phases' rows (one panel per
+/// figure; a group per op and client count; a bar per mode).
+fn rows(args: &Args, herd: Option<&Outcome>, zk: Option<&Outcome>) -> (Vec<Row>, Vec<Panel>) {
     let mut rows = Vec::new();
-    fn phase(o: Option<&Outcome>, op: Op, n: usize) -> Option<&Phase> {
-        o.and_then(|o| o.phases.iter().find(|p| p.op == op && p.clients == n))
+    fn phase(o: Option<&Outcome>, op: Op, mode: Mode, n: usize) -> Option<&Phase> {
+        o.and_then(|o| o.phases.iter().find(|p| p.op == op && p.mode == mode && p.clients == n))
     }
-    let mut counts = vec![1, args.clients.max(1)];
-    counts.dedup();
-    for op in Op::ALL {
-        let tput = if op == Op::Get { TARGET_GET } else { TARGET_WRITE };
+    let (ops, modes, counts) = (args.op_list(), args.mode_list(), args.client_counts());
+    let mut groups = Vec::new();
+    for &op in &ops {
         for &n in &counts {
-            let (h, z) = (phase(herd, op, n), phase(zk, op, n));
-            let name = |what: &str| format!("{} {what} c={n}", op.name());
-            rows.push(Row {
-                name: name("throughput"),
-                unit: "ops/s",
-                herd: h.map(|p| p.stats.ops_per_sec()),
-                zookeeper: z.map(|p| p.stats.ops_per_sec()),
-                target: Some(Target::RatioAtLeast(tput)),
-            });
-            rows.push(Row {
-                name: name("p50"),
-                unit: "µs",
-                herd: h.and_then(|p| p.p(0.5)),
-                zookeeper: z.and_then(|p| p.p(0.5)),
-                target: None,
-            });
-            rows.push(Row {
-                name: name("p99"),
-                unit: "µs",
-                herd: h.and_then(|p| p.p(0.99)),
-                zookeeper: z.and_then(|p| p.p(0.99)),
-                target: Some(Target::RatioAtMost(TARGET_P99)),
-            });
-            rows.push(Row {
-                name: name("server CPU"),
-                unit: "µs/op",
-                herd: h.and_then(Phase::cpu_us_per_op),
-                zookeeper: z.and_then(Phase::cpu_us_per_op),
-                target: Some(Target::RatioAtMost(TARGET_CPU)),
-            });
+            groups.push(format!("{} c={n}", op.name()));
+        }
+    }
+    let series: Vec<String> = modes.iter().map(|m| m.label()).collect();
+    let mut panels: Vec<Panel> = PHASE_FIGURES
+        .iter()
+        .map(|f| Panel { title: f.panel.into(), groups: groups.clone(), series: series.clone(), bars: Vec::new() })
+        .collect();
+    for (oi, &op) in ops.iter().enumerate() {
+        for (si, &mode) in modes.iter().enumerate() {
+            for (ni, &n) in counts.iter().enumerate() {
+                let (h, z) = (phase(herd, op, mode, n), phase(zk, op, mode, n));
+                for (f, panel) in PHASE_FIGURES.iter().zip(panels.iter_mut()) {
+                    panel.bars.push((rows.len(), oi * counts.len() + ni, si));
+                    rows.push(Row {
+                        name: format!("{} {} c={n} {}", op.name(), f.what, mode.label()),
+                        unit: f.unit,
+                        herd: h.and_then(f.value),
+                        zookeeper: z.and_then(f.value),
+                        target: (f.target)(op),
+                    });
+                }
+            }
         }
     }
     rows.push(Row {
@@ -389,15 +533,16 @@ fn rows(args: &Args, herd: Option<&Outcome>, zk: Option<&Outcome>) -> Vec<Row> {
         zookeeper: zk.map(|o| o.startup.as_secs_f64()),
         target: None,
     });
-    rows
+    (rows, panels)
 }
 
 /// Per-phase details of one server that the comparison leaves out.
 fn details(o: &Outcome, clk_cores: f64) -> String {
     let mut s = format!(
-        "{}: {:>6} {:>3} {:>9} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>6}\n",
+        "{}: {:>6} {:>14} {:>3} {:>9} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>6}\n",
         o.kind,
         "phase",
+        "mode",
         "c",
         "ops",
         "ops/s",
@@ -413,9 +558,10 @@ fn details(o: &Outcome, clk_cores: f64) -> String {
     for p in &o.phases {
         let secs = p.stats.elapsed.as_secs_f64().max(1e-9);
         s += &format!(
-            "{:>w$} {:>6} {:>3} {:>9} {:>7.0} {:>8} {:>8} {:>8} {:>9} {:>8.0} {:>8.0} {:>9.0} {:>6}\n",
+            "{:>w$} {:>6} {:>14} {:>3} {:>9} {:>7.0} {:>8} {:>8} {:>8} {:>9} {:>8.0} {:>8.0} {:>9.0} {:>6}\n",
             "",
             p.op.name(),
+            p.mode.label(),
             p.clients,
             p.stats.ops,
             p.stats.ops_per_sec(),
@@ -445,7 +591,8 @@ fn details(o: &Outcome, clk_cores: f64) -> String {
     s
 }
 
-async fn run(args: Args) -> Result<bool, String> {
+async fn run(mut args: Args) -> Result<bool, String> {
+    args.settle()?;
     let root = repo_root();
     let herd_bin = args
         .herd_bin
@@ -454,25 +601,38 @@ async fn run(args: Args) -> Result<bool, String> {
         .unwrap_or_else(|| root.join("target/release/herd"));
     let csv_path = args.csv.clone().unwrap_or_else(|| root.join("target/bench.csv"));
     let png_path = args.png.clone().unwrap_or_else(|| root.join("target/bench.png"));
-    if args.znodes == 0 || args.znodes > load::BULK_ZNODES_MAX {
-        return Err(format!("--znodes must be 1..={}", load::BULK_ZNODES_MAX));
-    }
-    if args.seconds <= 0.0 || !args.seconds.is_finite() || args.warmup_seconds < 0.0 {
-        return Err("--seconds must be > 0 and --warmup-seconds >= 0".into());
-    }
     let clk_tck = server::clock_ticks_per_sec() as f64;
     let command: Vec<String> = std::env::args().collect();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) as f64;
     let mut header = String::new();
     header += &format!("machine: {}\n", machine_summary());
     header += &format!("command: {}\n", command.join(" "));
+    let counts: Vec<String> = args.client_counts().iter().map(usize::to_string).collect();
+    let ops: Vec<&str> = args.op_list().iter().map(|o| o.name()).collect();
+    let modes: Vec<String> = args.mode_list().iter().map(|m| m.label()).collect();
     header += &format!(
-        "phases: {} s each (at most {} ops), 1 and {} synchronous sessions, {} B data, warm-up {} s\n",
-        args.seconds, args.max_ops, args.clients, args.data_bytes, args.warmup_seconds
+        "phases: {} s each (at most {} ops), ops {}, sessions {}, modes {} (sync = one request at a time per \
+         session, pipelined k = k requests in flight per session, latency from send to answer), {} B data, \
+         warm-up {} s (sync)\n",
+        args.seconds,
+        args.max_ops,
+        ops.join("/"),
+        counts.join("/"),
+        modes.join(" and "),
+        args.data_bytes,
+        args.warmup_seconds
     );
     header += &format!(
-        "bulk: {} znodes as /bench/pNNNN/cNNNN, {} sessions, {} creates in flight; restart = SIGKILL, \
-         start on the same dataDir, time to the first successful getData\n",
+        "mixed: per request {}% get, {}% set, {}% create, drawn per session from seed {} (same for both servers)\n",
+        load::MIX_GET_PCT,
+        load::MIX_SET_PCT,
+        100 - load::MIX_GET_PCT - load::MIX_SET_PCT,
+        args.seed
+    );
+    header += &format!(
+        "bulk: on a fresh server (empty dataDir, started after the phases' server is killed), {} znodes as \
+         /bench/pNNNN/cNNNN, {} sessions, {} creates in flight; restart = SIGKILL, start on the same dataDir, \
+         time to the first successful getData\n",
         args.znodes, args.bulk_sessions, args.in_flight
     );
     header +=
@@ -541,7 +701,8 @@ async fn run(args: Args) -> Result<bool, String> {
     failures.extend(ensemble_failures);
 
     let find = |k: Kind| outcomes.iter().find(|o| o.kind == k);
-    let mut rows = if args.ensemble_only { Vec::new() } else { rows(&args, find(Kind::Herd), find(Kind::Zookeeper)) };
+    let (mut rows, panels) =
+        if args.ensemble_only { Default::default() } else { rows(&args, find(Kind::Herd), find(Kind::Zookeeper)) };
     if !args.no_ensemble {
         let find = |k: Kind| ensembles.iter().find(|o| o.kind == k);
         rows.extend(ensemble::rows(find(Kind::Herd), find(Kind::Zookeeper), args.ensemble_clients.max(1)));
@@ -570,9 +731,9 @@ async fn run(args: Args) -> Result<bool, String> {
         let title = if args.ensemble_only {
             format!("herd / ZooKeeper 3.8, {}-server ensembles", ensemble::SERVERS)
         } else {
-            format!("herd / ZooKeeper 3.8 ({} znodes, {} clients)", args.znodes, args.clients)
+            format!("herd / ZooKeeper 3.8 ({} znodes, {} clients)", args.znodes, counts.join("/"))
         };
-        match report::png(&rows, &png_path, &title, with_text) {
+        match report::png(&rows, &panels, &png_path, &title, with_text) {
             Ok(()) => println!("PNG: {}", png_path.display()),
             Err(e) => failures.push(format!("chart: {e}")),
         }
@@ -626,5 +787,65 @@ pub fn main() -> ExitCode {
             eprintln!("bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Args, String> {
+        let mut a =
+            Args::try_parse_from(std::iter::once("bench").chain(argv.iter().copied())).map_err(|e| e.to_string())?;
+        a.settle()?;
+        Ok(a)
+    }
+
+    #[test]
+    fn defaults_cover_every_op_mode_and_count() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.client_counts(), [1, 8, 32]);
+        assert_eq!(a.op_list(), Op::ALL);
+        assert_eq!(a.mode_list(), [Mode::Sync, Mode::Pipelined(16)]);
+        assert_eq!(a.seconds, 3.0);
+    }
+
+    #[test]
+    fn flags_narrow_and_validate() {
+        let a = parse(&["--clients", "32,1,32", "--ops", "mixed,get", "--modes", "pipelined", "--quick"]).unwrap();
+        assert_eq!(a.client_counts(), [1, 32]);
+        assert_eq!(a.op_list(), [Op::Get, Op::Mixed]);
+        assert_eq!(a.mode_list(), [Mode::Pipelined(16)]);
+        assert_eq!((a.seconds, a.warmup_seconds), (QUICK_SECONDS, QUICK_SECONDS));
+        assert!(parse(&["--quick", "--seconds", "2"]).is_err());
+        assert!(parse(&["--clients", "0"]).is_err());
+        assert!(parse(&["--clients", "1000"]).is_err());
+        assert!(parse(&["--pipeline-depth", "1"]).is_err());
+        assert!(parse(&["--ops", "delete"]).is_err());
+        assert!(parse(&["--ensemble-only", "--no-ensemble"]).is_err());
+        assert!(parse(&["--only", "herd", "--no-ensemble"]).is_ok());
+    }
+
+    #[test]
+    fn rows_and_panels_cover_every_phase() {
+        let a = parse(&[]).unwrap();
+        let (rows, panels) = rows(&a, None, None);
+        let phases = Op::ALL.len() * 2 * 3;
+        assert_eq!(rows.len(), phases * PHASE_FIGURES.len() + 6);
+        assert_eq!(panels.len(), PHASE_FIGURES.len());
+        for (p, f) in panels.iter().zip(&PHASE_FIGURES) {
+            assert_eq!(p.bars.len(), phases);
+            assert_eq!(p.groups.len(), Op::ALL.len() * 3);
+            for &(i, g, s) in &p.bars {
+                assert!(rows[i].name.contains(f.what), "{} in {}", rows[i].name, p.title);
+                assert!(rows[i].name.contains(&p.series[s]));
+                let c = p.groups[g].rsplit_once(' ').unwrap().1;
+                assert!(rows[i].name.contains(&format!("{c} ")), "{} in group {}", rows[i].name, p.groups[g]);
+            }
+        }
+        let mixed = rows.iter().find(|r| r.name == "mixed throughput c=8 pipelined k=16").unwrap();
+        assert_eq!(mixed.target, Some(Target::RatioAtLeast(TARGET_WRITE)));
+        let get = rows.iter().find(|r| r.name == "get throughput c=1 sync").unwrap();
+        assert_eq!(get.target, Some(Target::RatioAtLeast(TARGET_GET)));
     }
 }
