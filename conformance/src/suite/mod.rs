@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod client;
+pub mod fuzz;
 pub mod matrix;
 pub mod real;
 pub mod runner;
