@@ -159,5 +159,21 @@ pub fn scenarios() -> Vec<Scenario> {
     s.end_pipeline();
     v.push(s.done());
 
+    let mut s = Script::new("crud", "reconfig is disabled; ping answers");
+    s.connect("a");
+    s.call(
+        "a",
+        Op::Reconfig {
+            joining: Some("server.9=127.0.0.1:1:2".into()),
+            leaving: None,
+            new_members: None,
+            config_id: -1,
+        },
+    )
+    .err(RECONFIG_DISABLED);
+    s.call("a", Op::Ping).ok();
+    s.call("a", exists("/", false)).ok();
+    v.push(s.done());
+
     v
 }
