@@ -230,26 +230,9 @@ fn unmap(p: &str, root: &str) -> String {
 }
 
 fn map_op(op: &Op, root: &str) -> Op {
-    let m = |p: &String| map_path(p, root);
-    match op {
-        Op::Create { path, data, acl, flags, kind } => {
-            Op::Create { path: m(path), data: data.clone(), acl: acl.clone(), flags: *flags, kind: *kind }
-        }
-        Op::Delete { path, version } => Op::Delete { path: m(path), version: *version },
-        Op::Exists { path, watch } => Op::Exists { path: m(path), watch: *watch },
-        Op::GetData { path, watch } => Op::GetData { path: m(path), watch: *watch },
-        Op::SetData { path, data, version } => Op::SetData { path: m(path), data: data.clone(), version: *version },
-        Op::GetAcl { path } => Op::GetAcl { path: m(path) },
-        Op::SetAcl { path, acl, version } => Op::SetAcl { path: m(path), acl: acl.clone(), version: *version },
-        Op::GetChildren { path, watch } => Op::GetChildren { path: m(path), watch: *watch },
-        Op::GetChildren2 { path, watch } => Op::GetChildren2 { path: m(path), watch: *watch },
-        Op::Sync { path } => Op::Sync { path: m(path) },
-        Op::Check { path, version } => Op::Check { path: m(path), version: *version },
-        Op::Multi(ops) => Op::Multi(ops.iter().map(|o| map_op(o, root)).collect()),
-        Op::AddWatch { path, mode } => Op::AddWatch { path: m(path), mode: *mode },
-        Op::GetAllChildrenNumber { path } => Op::GetAllChildrenNumber { path: m(path) },
-        Op::GetEphemerals { prefix } => Op::GetEphemerals { prefix: m(prefix) },
-        other => other.clone(),
+    match op.try_map_paths::<()>(&|p| Ok(map_path(p, root))) {
+        Ok(mapped) => mapped,
+        Err(()) => op.clone(),
     }
 }
 

@@ -307,7 +307,16 @@ impl Target for RealTarget {
 
     fn send(&mut self, link: Link, frame: &[u8]) -> Result<(), TargetError> {
         let c = self.conn(link).ok_or_else(|| err("unknown link"))?;
-        c.stream.write_all(frame).map_err(err)
+        match c.stream.write_all(frame) {
+            Ok(()) => Ok(()),
+            // The server closed the connection while the frame was going out (it may refuse
+            // an oversized frame by its length prefix alone): what the client sees is a close.
+            Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+                c.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(err(e)),
+        }
     }
 
     fn recv(&mut self, link: Link, wait: Duration) -> Recv {

@@ -144,41 +144,7 @@ impl Run<'_> {
     }
 
     fn map_op(&self, op: &Op) -> Result<Op, String> {
-        let m = |p: &String| self.map_path(p);
-        let ml = |v: &Vec<String>| v.iter().map(|p| self.map_path(p)).collect::<Result<Vec<_>, _>>();
-        Ok(match op {
-            Op::Create { path, data, acl, flags, kind } => {
-                Op::Create { path: m(path)?, data: data.clone(), acl: acl.clone(), flags: *flags, kind: *kind }
-            }
-            Op::Delete { path, version } => Op::Delete { path: m(path)?, version: *version },
-            Op::Exists { path, watch } => Op::Exists { path: m(path)?, watch: *watch },
-            Op::GetData { path, watch } => Op::GetData { path: m(path)?, watch: *watch },
-            Op::SetData { path, data, version } => {
-                Op::SetData { path: m(path)?, data: data.clone(), version: *version }
-            }
-            Op::GetAcl { path } => Op::GetAcl { path: m(path)? },
-            Op::SetAcl { path, acl, version } => Op::SetAcl { path: m(path)?, acl: acl.clone(), version: *version },
-            Op::GetChildren { path, watch } => Op::GetChildren { path: m(path)?, watch: *watch },
-            Op::GetChildren2 { path, watch } => Op::GetChildren2 { path: m(path)?, watch: *watch },
-            Op::Sync { path } => Op::Sync { path: m(path)? },
-            Op::Check { path, version } => Op::Check { path: m(path)?, version: *version },
-            Op::Multi(ops) => Op::Multi(ops.iter().map(|o| self.map_op(o)).collect::<Result<_, _>>()?),
-            Op::MultiRead(ops) => Op::MultiRead(ops.iter().map(|o| self.map_op(o)).collect::<Result<_, _>>()?),
-            Op::AddWatch { path, mode } => Op::AddWatch { path: m(path)?, mode: *mode },
-            Op::RemoveWatches { path, kind } => Op::RemoveWatches { path: m(path)?, kind: *kind },
-            Op::CheckWatches { path, kind } => Op::CheckWatches { path: m(path)?, kind: *kind },
-            Op::SetWatches { relative_zxid, data, exist, child, persistent, recursive } => Op::SetWatches {
-                relative_zxid: *relative_zxid,
-                data: ml(data)?,
-                exist: ml(exist)?,
-                child: ml(child)?,
-                persistent: ml(persistent)?,
-                recursive: ml(recursive)?,
-            },
-            Op::GetEphemerals { prefix } => Op::GetEphemerals { prefix: m(prefix)? },
-            Op::GetAllChildrenNumber { path } => Op::GetAllChildrenNumber { path: m(path)? },
-            other => other.clone(),
-        })
+        op.try_map_paths(&|p| self.map_path(p))
     }
 
     fn client(&mut self, name: &str) -> Result<&mut Client, String> {

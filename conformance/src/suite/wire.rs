@@ -233,6 +233,50 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The same request with every path (sub-ops' and watch lists' included) passed through
+    /// `f`: how scenarios and fuzz sequences, written from their own root, reach the server.
+    pub fn try_map_paths<E>(&self, f: &dyn Fn(&str) -> Result<String, E>) -> Result<Op, E> {
+        let list = |v: &Vec<String>| v.iter().map(|p| f(p)).collect::<Result<Vec<_>, E>>();
+        let ops = |v: &Vec<Op>| v.iter().map(|o| o.try_map_paths(f)).collect::<Result<Vec<_>, E>>();
+        Ok(match self {
+            Op::Create { path, data, acl, flags, kind } => {
+                Op::Create { path: f(path)?, data: data.clone(), acl: acl.clone(), flags: *flags, kind: *kind }
+            }
+            Op::Delete { path, version } => Op::Delete { path: f(path)?, version: *version },
+            Op::Exists { path, watch } => Op::Exists { path: f(path)?, watch: *watch },
+            Op::GetData { path, watch } => Op::GetData { path: f(path)?, watch: *watch },
+            Op::SetData { path, data, version } => {
+                Op::SetData { path: f(path)?, data: data.clone(), version: *version }
+            }
+            Op::GetAcl { path } => Op::GetAcl { path: f(path)? },
+            Op::SetAcl { path, acl, version } => Op::SetAcl { path: f(path)?, acl: acl.clone(), version: *version },
+            Op::GetChildren { path, watch } => Op::GetChildren { path: f(path)?, watch: *watch },
+            Op::GetChildren2 { path, watch } => Op::GetChildren2 { path: f(path)?, watch: *watch },
+            Op::Sync { path } => Op::Sync { path: f(path)? },
+            Op::Check { path, version } => Op::Check { path: f(path)?, version: *version },
+            Op::Multi(v) => Op::Multi(ops(v)?),
+            Op::MultiRead(v) => Op::MultiRead(ops(v)?),
+            Op::AddWatch { path, mode } => Op::AddWatch { path: f(path)?, mode: *mode },
+            Op::RemoveWatches { path, kind } => Op::RemoveWatches { path: f(path)?, kind: *kind },
+            Op::CheckWatches { path, kind } => Op::CheckWatches { path: f(path)?, kind: *kind },
+            Op::SetWatches { relative_zxid, data, exist, child, persistent, recursive } => Op::SetWatches {
+                relative_zxid: *relative_zxid,
+                data: list(data)?,
+                exist: list(exist)?,
+                child: list(child)?,
+                persistent: list(persistent)?,
+                recursive: list(recursive)?,
+            },
+            Op::GetEphemerals { prefix } => Op::GetEphemerals { prefix: f(prefix)? },
+            Op::GetAllChildrenNumber { path } => Op::GetAllChildrenNumber { path: f(path)? },
+            Op::AddAuth { .. } | Op::WhoAmI | Op::Reconfig { .. } | Op::Ping | Op::CloseSession | Op::Raw { .. } => {
+                self.clone()
+            }
+        })
+    }
+}
+
 /// One result of a multi or multiRead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MultiItem {
