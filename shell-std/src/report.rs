@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use proto_core::server::{ConnState, Server};
+use proto_core::{ConnId, Now};
 
 use crate::config::{ConfFacts, Config};
 use crate::fourlw::{
@@ -23,7 +24,45 @@ fn path_string(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Builds the report the words need and answers `word`.
+/// A client connection as the shell sees it: its peer and the frames it carried.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnFacts {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Frames received from it.
+    pub received: u64,
+    /// Frames sent to it.
+    pub sent: u64,
+}
+
+/// What the shell, not the core, knows for a four-letter answer: the sockets, its counters,
+/// the process. The server pump fills it from its outputs; the simulator from its own.
+pub struct ShellFacts<'a> {
+    /// A connection of the core's table as the shell has it (`None`: not the shell's).
+    pub conn: &'a dyn Fn(ConnId) -> Option<ConnFacts>,
+    /// Four-letter words answered before this one.
+    pub four_letter_words: u64,
+    /// Client frames sent.
+    pub frames_sent: u64,
+    /// `stmk`'s trace mask.
+    pub trace_mask: i64,
+    /// Last, smallest and largest reply sizes (−1 until `srst` or the first reply).
+    pub reply_sizes: (i64, i64, i64),
+    /// Client connections accepted.
+    pub connections_accepted: u64,
+    /// Client bytes received.
+    pub bytes_received: u64,
+    /// Bytes in dataDir and dataLogDir.
+    pub dir_sizes: (u64, u64),
+    /// `envi`'s facts.
+    pub environment: EnvReport,
+    /// Open and maximum file descriptors, when known.
+    pub fds: Option<(u64, u64)>,
+    /// The ensemble member's status (`None`: standalone).
+    pub ensemble: Option<&'a crate::ensemble::Status>,
+}
+
+/// Builds the report the words need from the pump's outputs and answers `word`.
 pub fn four_letter(
     server: &Server<'static>,
     out: &Outputs,
@@ -36,14 +75,43 @@ pub fn four_letter(
     if !fourlw::whitelisted(word.as_str(), whitelist) {
         return fourlw::not_whitelisted(word.as_str());
     }
-    let now = clock.now();
+    let conn = |c: ConnId| out.conns.get(&c).map(|c| ConnFacts { addr: c.addr, received: c.received, sent: c.sent });
+    let facts = ShellFacts {
+        conn: &conn,
+        four_letter_words: out.four_letter_words,
+        frames_sent: out.frames_sent,
+        trace_mask: out.trace_mask,
+        reply_sizes: out.reply_sizes,
+        connections_accepted: out.connections_accepted,
+        bytes_received: out.bytes_received,
+        dir_sizes: (dir_size(&config.data_dir), dir_size(&config.data_log_dir)),
+        environment: EnvReport::gather(),
+        fds: fourlw::file_descriptor_counts(),
+        ensemble: out.ensemble.as_ref(),
+    };
+    answer(server, &facts, config, whitelist, word, peer, clock.now())
+}
+
+/// Answers `word` from the core's state and the shell's `facts` at `now`.
+pub fn answer(
+    server: &Server<'_>,
+    facts: &ShellFacts<'_>,
+    config: &Config,
+    whitelist: &[String],
+    word: FourLetterWord,
+    peer: SocketAddr,
+    now: Now,
+) -> String {
+    if !fourlw::whitelisted(word.as_str(), whitelist) {
+        return fourlw::not_whitelisted(word.as_str());
+    }
     let tree = server.tree();
     let tstats = tree.stats();
     let sessions = server.sessions();
     let session_of = |conn| server.session_of(conn).map_or(0, |s| s.0 as u64);
     let mut connections = Vec::new();
     for (conn, state, _ip, stats) in server.connections().iter() {
-        let Some(c) = out.conns.get(&conn) else { continue };
+        let Some(c) = (facts.conn)(conn) else { continue };
         let mut r = ConnReport::new(c.addr);
         r.recved = c.received;
         r.sent = c.sent;
@@ -100,7 +168,7 @@ pub fn four_letter(
     let sets = expiry.into_iter().map(|(expire_at_ms, members)| ExpirySet { expire_at_ms, members }).collect();
     let mut conn_expiry: BTreeMap<u64, Vec<ConnRef>> = BTreeMap::new();
     for (conn, state, _, _) in server.connections().iter() {
-        let (ConnState::Established(r), Some(c)) = (state, out.conns.get(&conn)) else { continue };
+        let (ConnState::Established(r), Some(c)) = (state, (facts.conn)(conn)) else { continue };
         conn_expiry.entry(wall_at(r)).or_default().push(ConnRef { remote: c.addr, session_id: session_of(conn) });
     }
     let conn_total = conn_expiry.values().map(Vec::len).sum::<usize>() as u64;
@@ -112,8 +180,8 @@ pub fn four_letter(
         version: fourlw::full_version(),
         serving: true,
         // Each word, this one included, is a packet received; earlier answers were sent.
-        packets_received: server.stats().packets_received + out.four_letter_words + 1,
-        packets_sent: out.frames_sent + out.four_letter_words,
+        packets_received: server.stats().packets_received + facts.four_letter_words + 1,
+        packets_sent: facts.frames_sent + facts.four_letter_words,
         alive_connections: u64::from(server.connections().open_count()) + 1,
         last_zxid: server.last_zxid().0,
         // ZooKeeper's node map holds the root under both "/" and "", so it counts one more.
@@ -129,13 +197,13 @@ pub fn four_letter(
         sessions: SessionDump::Expiry(ExpiryDump { sets, total: total_sessions }),
         ephemerals,
         connection_expiry,
-        trace_mask: out.trace_mask,
-        data_dir_size: dir_size(&config.data_dir),
-        log_dir_size: dir_size(&config.data_log_dir),
-        environment: EnvReport::gather(),
+        trace_mask: facts.trace_mask,
+        data_dir_size: facts.dir_sizes.0,
+        log_dir_size: facts.dir_sizes.1,
+        environment: facts.environment.clone(),
         ..ServerReport::default()
     };
-    if let Some(e) = &out.ensemble {
+    if let Some(e) = facts.ensemble {
         report.serving = e.serving;
         report.mode = e.mode;
         report.quorum = Some(fourlw::QuorumReport {
@@ -162,16 +230,16 @@ pub fn four_letter(
     g.ephemerals_count = u64::from(tstats.ephemerals);
     g.approximate_data_size = tstats.approximate_data_size;
     g.global_sessions = total_sessions;
-    if let Some((open, max)) = fourlw::file_descriptor_counts() {
+    if let Some((open, max)) = facts.fds {
         g.open_fds = Some(open);
         g.max_fds = Some(max);
     }
-    (g.last_client_response_size, g.min_client_response_size, g.max_client_response_size) = out.reply_sizes;
+    (g.last_client_response_size, g.min_client_response_size, g.max_client_response_size) = facts.reply_sizes;
     g.auth_failed_count = server.stats().auth_failed;
     if word == FourLetterWord::Hash {
         report.digests = vec![(server.last_zxid().0, tree_digest(server))];
     }
-    report.mntr_extras = counters(server, out);
+    report.mntr_extras = counters(server, facts);
     report.mntr_extras.extend(herd_metrics(server));
     fourlw::respond(word, &report, whitelist)
 }
@@ -179,7 +247,7 @@ pub fn four_letter(
 /// ZooKeeper's tree digest (`DigestCalculator`): the sum over znodes of a CRC-32 of the path
 /// ("" for the root), the data and the persisted Stat fields; nodes under `/zookeeper/` are
 /// left out. Computed on demand for `hash`, which is rare and administrative.
-fn tree_digest(server: &Server<'static>) -> u64 {
+pub fn tree_digest(server: &Server<'_>) -> u64 {
     let tree = server.tree();
     let mut path_buf = vec![0u8; server.limits().packet_bytes_max as usize];
     let mut sum = 0u64;
@@ -216,11 +284,11 @@ fn tree_digest(server: &Server<'static>) -> u64 {
 }
 
 /// Some of the counters ZooKeeper's metrics provider adds to `mntr`.
-fn counters(server: &Server<'static>, out: &Outputs) -> Vec<(String, fourlw::MetricValue)> {
+fn counters(server: &Server<'_>, facts: &ShellFacts<'_>) -> Vec<(String, fourlw::MetricValue)> {
     use fourlw::MetricValue::Int;
     vec![
-        ("connection_request_count".into(), Int(out.connections_accepted as i64)),
-        ("bytes_received_count".into(), Int(out.bytes_received as i64)),
+        ("connection_request_count".into(), Int(facts.connections_accepted as i64)),
+        ("bytes_received_count".into(), Int(facts.bytes_received as i64)),
         // Writes are applied as they are validated: nothing waits in a change queue.
         ("outstanding_changes_queued".into(), Int(0)),
         ("commit_count".into(), Int(server.stats().txns as i64)),
@@ -228,7 +296,7 @@ fn counters(server: &Server<'static>, out: &Outputs) -> Vec<(String, fourlw::Met
 }
 
 /// herd's own gauges after ZooKeeper's in `mntr`: how full each bounded table is.
-fn herd_metrics(server: &Server<'static>) -> Vec<(String, fourlw::MetricValue)> {
+fn herd_metrics(server: &Server<'_>) -> Vec<(String, fourlw::MetricValue)> {
     use fourlw::MetricValue::Int;
     let t = server.tree().stats();
     let l = server.limits();

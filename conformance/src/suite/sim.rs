@@ -20,14 +20,12 @@ use std::time::Duration;
 
 use proto_core::jute::{classify_length, classify_prefix, FourLetterWord, Prefix};
 use proto_core::limits::Limits;
-use proto_core::server::{ConnState, Effects, FrameOutcome, Note, Server, ServerConfig};
-use proto_core::tree::{NodeId, Tree};
+use proto_core::server::{Effects, FrameOutcome, Note, Server, ServerConfig};
 use proto_core::{ConnId, Instant, Now, SessionId, Xid, Zxid};
-use shell_std::config::{ConfFacts, Config};
-use shell_std::fourlw::{
-    self, ConnRef, ConnReport, EnvReport, ExpiryDump, ExpirySet, MetricValue, ServerReport, SessionDump, WatchSummary,
-};
+use shell_std::config::Config;
+use shell_std::fourlw::{self, EnvReport};
 use shell_std::host;
+use shell_std::report::{self, ConnFacts, ShellFacts};
 
 use super::target::{config, Link, Recv, Target, TargetError};
 
@@ -55,10 +53,6 @@ const STMK_MASK_BYTES: usize = 8;
 
 /// ZooKeeper's default trace mask, shown by `gtmk` (as `shell_std::serve` starts with).
 const DEFAULT_TRACE_MASK: i64 = 306;
-
-/// Bytes of the buffer znode paths are first written into for the reports; a longer path
-/// takes one of `jute.maxbuffer`.
-const PATH_BUFFER_BYTES: usize = 4096;
 
 /// Where the report says the data lives (nothing is written there).
 const DATA_DIR: &str = "/sim/data";
@@ -567,13 +561,29 @@ impl SimTarget {
             node.trace_mask = mask;
         }
         let peer = SocketAddr::new(IpAddr::V4(CLIENT_IP), port);
-        let text = if whitelisted {
-            let report =
-                build_report(node, &self.links, &self.config, word, peer, now, self.disk.iter().map(Vec::len).sum());
-            fourlw::respond(word, &report, &self.whitelist)
-        } else {
-            fourlw::not_whitelisted(word.as_str())
+        let (links, node_links) = (&self.links, &node.links);
+        let conn = |c: ConnId| {
+            node_links.get(&c).and_then(|l| links.get(l)).map(|l| ConnFacts {
+                addr: l.addr(),
+                received: l.received,
+                sent: l.sent,
+            })
         };
+        let alive = u64::from(node.server.connections().open_count()) + 1;
+        let facts = ShellFacts {
+            conn: &conn,
+            four_letter_words: node.four_letter_words,
+            frames_sent: node.frames_sent,
+            trace_mask: node.trace_mask,
+            reply_sizes: node.reply_sizes,
+            connections_accepted: node.connections_accepted,
+            bytes_received: node.bytes_received,
+            dir_sizes: (0, self.disk.iter().map(|r| r.len() as u64).sum()),
+            environment: sim_environment(),
+            fds: Some((BASE_OPEN_FDS + alive, MAX_FDS)),
+            ensemble: None,
+        };
+        let text = report::answer(&node.server, &facts, &self.config, &self.whitelist, word, peer, now);
         if whitelisted {
             match word {
                 FourLetterWord::Srst => node.reply_sizes = (-1, -1, -1),
@@ -598,176 +608,6 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The report the words need, built as `shell_std::report::four_letter` builds it.
-fn build_report(
-    node: &Node,
-    links: &BTreeMap<Link, LinkState>,
-    cfg: &Config,
-    word: FourLetterWord,
-    peer: SocketAddr,
-    now: Now,
-    log_bytes: usize,
-) -> ServerReport {
-    let server = &node.server;
-    let tree = server.tree();
-    let tstats = tree.stats();
-    let sessions = server.sessions();
-    let session_of = |conn| server.session_of(conn).map_or(0, |s| s.0 as u64);
-    let state_of = |conn: ConnId| node.links.get(&conn).and_then(|l| links.get(l));
-    let mut connections = Vec::new();
-    for (conn, state, _ip, stats) in server.connections().iter() {
-        let Some(l) = state_of(conn) else { continue };
-        let mut r = ConnReport::new(l.addr());
-        r.recved = l.received;
-        r.sent = l.sent;
-        r.session_id = session_of(conn);
-        r.last_op = stats.last_op().to_string();
-        r.established_ms = now.wall_ms.saturating_sub(now.instant.since(stats.established_at) as i64) as u64;
-        r.timeout_ms = match state {
-            ConnState::Established(s) => sessions.timeout_ms(s),
-            _ => 0,
-        };
-        r.interest_ops = u32::from(matches!(state, ConnState::Established(_)));
-        r.last_cxid = i64::from(stats.last_cxid);
-        r.last_zxid = stats.last_zxid;
-        r.last_response_ms = if stats.last_cxid < 0 {
-            0
-        } else {
-            now.wall_ms.saturating_sub(now.instant.since(stats.last_response) as i64) as u64
-        };
-        connections.push(r);
-    }
-    // The asking connection is listed too, as ZooKeeper lists it.
-    let mut asking = ConnReport::new(peer);
-    asking.recved = 1;
-    connections.push(asking);
-    let watches = server.watches();
-    let summary = watches.data_watch_stats();
-    let path_string = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
-    let watches_by_session = watches
-        .data_connections()
-        .map(|conn| (session_of(conn), watches.data_paths_of(conn).map(path_string).collect()))
-        .collect();
-    let watches_by_path =
-        watches.data_paths().map(|p| (path_string(p), watches.data_watchers_of(p).map(session_of).collect())).collect();
-    let wall_at = |r| now.wall_ms.max(0) as u64 + sessions.expires_at(r).since(now.instant);
-    let mut ephemerals = Vec::new();
-    let mut expiry: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    let mut paths_of = PathWriter::new(server);
-    for (r, id, _timeout) in sessions.iter() {
-        let paths: Vec<String> =
-            tree.ephemerals(id).filter_map(|n| paths_of.path(tree, n).as_deref().map(path_string)).collect();
-        if !paths.is_empty() {
-            ephemerals.push((id.0 as u64, paths));
-        }
-        expiry.entry(wall_at(r)).or_default().push(id.0 as u64);
-    }
-    let total_sessions = u64::from(sessions.len());
-    let sets = expiry.into_iter().map(|(expire_at_ms, members)| ExpirySet { expire_at_ms, members }).collect();
-    let mut conn_expiry: BTreeMap<u64, Vec<ConnRef>> = BTreeMap::new();
-    for (conn, state, _, _) in server.connections().iter() {
-        let (ConnState::Established(r), Some(l)) = (state, state_of(conn)) else { continue };
-        conn_expiry.entry(wall_at(r)).or_default().push(ConnRef { remote: l.addr(), session_id: session_of(conn) });
-    }
-    let conn_total = conn_expiry.values().map(Vec::len).sum::<usize>() as u64;
-    let alive_connections = u64::from(server.connections().open_count()) + 1;
-    let mut report = ServerReport {
-        version: fourlw::full_version(),
-        serving: true,
-        packets_received: server.stats().packets_received + node.four_letter_words + 1,
-        packets_sent: node.frames_sent + node.four_letter_words,
-        alive_connections,
-        last_zxid: server.last_zxid().0,
-        // ZooKeeper's node map holds the root under both "/" and "".
-        node_count: u64::from(tree.znode_count()) + 1,
-        connections,
-        watch_summary: WatchSummary {
-            connections: u64::from(summary.connections),
-            paths: u64::from(summary.paths),
-            total: u64::from(summary.total),
-        },
-        watches_by_session,
-        watches_by_path,
-        sessions: SessionDump::Expiry(ExpiryDump { sets, total: total_sessions }),
-        ephemerals,
-        connection_expiry: Some(ExpiryDump {
-            sets: conn_expiry.into_iter().map(|(expire_at_ms, members)| ExpirySet { expire_at_ms, members }).collect(),
-            total: conn_total,
-        }),
-        trace_mask: node.trace_mask,
-        data_dir_size: 0,
-        log_dir_size: log_bytes as u64,
-        environment: sim_environment(),
-        ..ServerReport::default()
-    };
-    report.conf = cfg.to_conf_lines(&ConfFacts {
-        data_dir_size: report.data_dir_size,
-        data_log_size: report.log_dir_size,
-        server_id: 0,
-        quorum: None,
-    });
-    let g = &mut report.gauges;
-    g.uptime_ms = now.instant.since(server.stats().started_at);
-    g.watch_count = u64::from(watches.total_count());
-    g.ephemerals_count = u64::from(tstats.ephemerals);
-    g.approximate_data_size = tstats.approximate_data_size;
-    g.global_sessions = total_sessions;
-    g.open_fds = Some(BASE_OPEN_FDS + alive_connections);
-    g.max_fds = Some(MAX_FDS);
-    (g.last_client_response_size, g.min_client_response_size, g.max_client_response_size) = node.reply_sizes;
-    g.auth_failed_count = server.stats().auth_failed;
-    if word == FourLetterWord::Hash {
-        report.digests = vec![(server.last_zxid().0, tree_digest(server))];
-    }
-    let int = |n: u64| MetricValue::Int(i64::try_from(n).unwrap_or(i64::MAX));
-    let t = tstats;
-    let l = server.limits();
-    report.mntr_extras = vec![
-        ("connection_request_count".into(), int(node.connections_accepted)),
-        ("bytes_received_count".into(), int(node.bytes_received)),
-        ("outstanding_changes_queued".into(), int(0)),
-        ("commit_count".into(), int(server.stats().txns)),
-        ("herd_znodes_max".into(), int(u64::from(l.znodes_max))),
-        ("herd_data_bytes_max".into(), int(l.data_bytes_max)),
-        ("herd_arena_bytes_requested".into(), int(t.arena.bytes_requested)),
-        ("herd_arena_bytes_allocated".into(), int(t.arena.bytes_allocated)),
-        ("herd_arena_bytes_free_listed".into(), int(t.arena.bytes_free_listed)),
-        ("herd_acl_lists".into(), int(u64::from(t.acl_lists))),
-        ("herd_sessions_max".into(), int(u64::from(l.sessions_max))),
-        ("herd_watches_max".into(), int(u64::from(l.watches_max))),
-        ("herd_connections_max".into(), int(u64::from(l.connections_max))),
-    ];
-    report
-}
-
-/// Writes znode paths for the reports in a small buffer, and in one of the largest path's
-/// size only when a path needs it: a big buffer freed after each word would make the
-/// allocator serve the next server's tables (which stay allocated) from memory it has to
-/// zero, instead of from fresh pages.
-struct PathWriter {
-    buf: Vec<u8>,
-    max: usize,
-}
-
-impl PathWriter {
-    fn new(server: &Server<'static>) -> PathWriter {
-        let max = server.limits().packet_bytes_max as usize;
-        PathWriter { buf: vec![0; PATH_BUFFER_BYTES.min(max)], max }
-    }
-
-    /// The path of live `node`.
-    fn path(&mut self, tree: &Tree<'_>, node: NodeId) -> Option<Vec<u8>> {
-        if let Some(p) = tree.write_path(node, &mut self.buf) {
-            return Some(p.to_vec());
-        }
-        if self.buf.len() < self.max {
-            self.buf.resize(self.max, 0);
-            return tree.write_path(node, &mut self.buf).map(<[u8]>::to_vec);
-        }
-        None
-    }
-}
-
 /// `envi`'s facts for the simulation: fixed, not read from the process.
 fn sim_environment() -> EnvReport {
     let na = || "<NA>".to_string();
@@ -790,50 +630,6 @@ fn sim_environment() -> EnvReport {
         memory_max_mb: 0,
         memory_total_mb: 0,
     }
-}
-
-/// CRC-32 (IEEE, reflected), as `java.util.zip.CRC32` computes it.
-fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
-    crc = !crc;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
-        }
-    }
-    !crc
-}
-
-/// ZooKeeper's tree digest for `hash`, as `shell_std::report` computes it: the sum over
-/// znodes (those under `/zookeeper/` left out) of a CRC-32 of the path ("" for the root),
-/// the data and the persisted Stat fields.
-fn tree_digest(server: &Server<'static>) -> u64 {
-    let tree = server.tree();
-    let mut paths = PathWriter::new(server);
-    let mut sum = 0u64;
-    for node in tree.preorder() {
-        let Some(path) = paths.path(tree, node) else { continue };
-        let path = path.as_slice();
-        if path.starts_with(b"/zookeeper/") {
-            continue;
-        }
-        let st = tree.stat_persisted(node);
-        let mut fields = Vec::with_capacity(60);
-        for long in [st.czxid.0 as i64, st.mzxid.0 as i64, st.pzxid.0 as i64, st.ctime, st.mtime] {
-            fields.extend_from_slice(&long.to_be_bytes());
-        }
-        for int in [st.version, st.cversion, st.aversion] {
-            fields.extend_from_slice(&int.to_be_bytes());
-        }
-        fields.extend_from_slice(&st.ephemeral_owner.to_be_bytes());
-        let mut crc = crc32_update(0, if path == b"/" { b"" } else { path });
-        if let Some(data) = tree.data(node) {
-            crc = crc32_update(crc, data);
-        }
-        crc = crc32_update(crc, &fields);
-        sum = sum.wrapping_add(u64::from(crc));
-    }
-    sum
 }
 
 impl Target for SimTarget {
@@ -1199,10 +995,10 @@ mod tests {
     }
 
     #[test]
-    fn reports_show_paths_longer_than_the_first_path_buffer() {
+    fn reports_show_long_paths_and_the_digest_moves() {
         let mut sim = SimTarget::new().unwrap();
         let link = handshake(&mut sim, 4000, SessionId(0), &[0; 16]).link;
-        let long = format!("/{}", "e".repeat(2 * PATH_BUFFER_BYTES));
+        let long = format!("/{}", "e".repeat(8192));
         let before = sim.hash_line();
         let body = CreateRequest { path: long.as_bytes(), data: None, acl: &OPEN_ACL_UNSAFE[..], flags: 1 };
         sim.send(link, &request(1, OpCode::Create, &body)).unwrap();
@@ -1220,11 +1016,5 @@ mod tests {
             assert!(h.ends_with('\n') && h.contains(": "), "{h}");
             h
         }
-    }
-
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(crc32_update(0, b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32_update(crc32_update(0, b"1234"), b"56789"), 0xCBF4_3926);
     }
 }

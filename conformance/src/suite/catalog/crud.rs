@@ -159,7 +159,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.end_pipeline();
     v.push(s.done());
 
-    let mut s = Script::new("crud", "reconfig is disabled; ping answers");
+    let mut s = Script::new("crud", "reconfig is disabled; a SASL token gets an empty answer; ping answers");
     s.connect("a");
     s.call(
         "a",
@@ -171,6 +171,10 @@ pub fn scenarios() -> Vec<Scenario> {
         },
     )
     .err(RECONFIG_DISABLED);
+    // GetSASLRequest with a 5-byte token: no provider, so an empty answer with zxid 0.
+    s.call("a", Op::Raw { opcode: 102, body: [&5i32.to_be_bytes()[..], b"token"].concat() })
+        .ok()
+        .stat_is(Field::ReplyZxid, 0);
     s.call("a", Op::Ping).ok();
     s.call("a", exists("/", false)).ok();
     v.push(s.done());
