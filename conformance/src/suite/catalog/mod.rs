@@ -3,11 +3,13 @@
 
 mod acl;
 mod crud;
+mod edges;
 mod ensemble;
 mod ephemeral;
 mod fourlw;
 mod limits;
 mod multi;
+mod protocol;
 mod session;
 mod stat;
 mod watch;
@@ -26,6 +28,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend(session::scenarios());
     v.extend(limits::scenarios());
     v.extend(fourlw::scenarios());
+    v.extend(edges::scenarios());
+    v.extend(protocol::scenarios());
     v.extend(ensemble::scenarios());
     v
 }
