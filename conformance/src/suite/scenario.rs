@@ -167,8 +167,8 @@ pub enum Expect {
     Path(String),
     /// getData returning this data.
     Data(Vec<u8>),
-    /// getData returning null data (ZooKeeper does not tell null from empty on the wire
-    /// after a round trip through its tree; both read back as a zero-length buffer or null).
+    /// getData returning no bytes: a null or a zero-length buffer, either one (the
+    /// `tests/` suite pins down which one each server sends).
     NoData,
     /// getChildren/getChildren2 returning these names in any order.
     Children(Vec<String>),
