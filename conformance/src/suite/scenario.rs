@@ -11,54 +11,69 @@
 
 use super::wire::{mode, Acl, CreateKind, Op};
 
-/// ZooKeeper's error codes, by name (reference section 5).
+/// ZooKeeper's error codes the scenarios expect, as wire values of the core's `ErrorCode`.
 pub mod code {
+    use proto_core::jute::ErrorCode;
+
     /// Success.
-    pub const OK: i32 = 0;
-    /// A system error / inconsistency in multi results after a failure.
-    pub const RUNTIME_INCONSISTENCY: i32 = -2;
+    pub const OK: i32 = ErrorCode::Ok.code();
+    /// Inconsistency: multi results after the one that failed.
+    pub const RUNTIME_INCONSISTENCY: i32 = ErrorCode::RuntimeInconsistency.code();
     /// The request could not be decoded.
-    pub const MARSHALLING_ERROR: i32 = -5;
+    pub const MARSHALLING_ERROR: i32 = ErrorCode::MarshallingError.code();
     /// Operation not implemented (an unknown opcode).
-    pub const UNIMPLEMENTED: i32 = -6;
+    pub const UNIMPLEMENTED: i32 = ErrorCode::Unimplemented.code();
     /// Invalid arguments (a bad path, a bad TTL…).
-    pub const BAD_ARGUMENTS: i32 = -8;
+    pub const BAD_ARGUMENTS: i32 = ErrorCode::BadArguments.code();
     /// A reconfig while reconfig is disabled.
-    pub const RECONFIG_DISABLED: i32 = -123;
+    pub const RECONFIG_DISABLED: i32 = ErrorCode::ReconfigDisabled.code();
     /// The node does not exist.
-    pub const NO_NODE: i32 = -101;
+    pub const NO_NODE: i32 = ErrorCode::NoNode.code();
     /// Not authenticated for this.
-    pub const NO_AUTH: i32 = -102;
+    pub const NO_AUTH: i32 = ErrorCode::NoAuth.code();
     /// Version mismatch.
-    pub const BAD_VERSION: i32 = -103;
+    pub const BAD_VERSION: i32 = ErrorCode::BadVersion.code();
     /// Ephemerals may not have children.
-    pub const NO_CHILDREN_FOR_EPHEMERALS: i32 = -108;
+    pub const NO_CHILDREN_FOR_EPHEMERALS: i32 = ErrorCode::NoChildrenForEphemerals.code();
     /// The node exists.
-    pub const NODE_EXISTS: i32 = -110;
+    pub const NODE_EXISTS: i32 = ErrorCode::NodeExists.code();
     /// The node has children.
-    pub const NOT_EMPTY: i32 = -111;
+    pub const NOT_EMPTY: i32 = ErrorCode::NotEmpty.code();
     /// The session expired.
-    pub const SESSION_EXPIRED: i32 = -112;
+    pub const SESSION_EXPIRED: i32 = ErrorCode::SessionExpired.code();
     /// An invalid ACL.
-    pub const INVALID_ACL: i32 = -114;
+    pub const INVALID_ACL: i32 = ErrorCode::InvalidAcl.code();
     /// Authentication failed.
-    pub const AUTH_FAILED: i32 = -115;
+    pub const AUTH_FAILED: i32 = ErrorCode::AuthFailed.code();
     /// No watcher for removeWatches/checkWatches.
-    pub const NO_WATCHER: i32 = -121;
-    /// Unknown session.
-    pub const UNKNOWN_SESSION: i32 = -119;
+    pub const NO_WATCHER: i32 = ErrorCode::NoWatcher.code();
 }
 
-/// Watch event types.
+/// Watch event types, as wire values of the core's `EventType`.
 pub mod event {
+    use proto_core::jute::EventType;
+
     /// Node created.
-    pub const CREATED: i32 = 1;
+    pub const CREATED: i32 = EventType::NodeCreated.code();
     /// Node deleted.
-    pub const DELETED: i32 = 2;
+    pub const DELETED: i32 = EventType::NodeDeleted.code();
     /// Node data changed.
-    pub const DATA_CHANGED: i32 = 3;
+    pub const DATA_CHANGED: i32 = EventType::NodeDataChanged.code();
     /// Children changed.
-    pub const CHILDREN_CHANGED: i32 = 4;
+    pub const CHILDREN_CHANGED: i32 = EventType::NodeChildrenChanged.code();
+}
+
+/// Which watch table removeWatches/checkWatches address, as wire values of the core's
+/// `WatcherType`.
+pub mod watcher {
+    use proto_core::jute::WatcherType;
+
+    /// Child watches.
+    pub const CHILDREN: i32 = WatcherType::Children.code();
+    /// Data (and exist) watches.
+    pub const DATA: i32 = WatcherType::Data.code();
+    /// Both.
+    pub const ANY: i32 = WatcherType::Any.code();
 }
 
 /// A field of a reply's Stat, or of the reply itself.
@@ -572,6 +587,21 @@ impl Script {
     }
 }
 
+/// whoAmI must answer these (scheme, id) pairs, in any order.
+pub fn who_am_i(pairs: &[(&str, &str)]) -> Expect {
+    Expect::WhoAmI(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+}
+
+/// A four-letter answer with a line starting with each of these.
+pub fn lines_starting(lines: &[&str]) -> TextExpect {
+    TextExpect::LinesStartingWith(lines.iter().map(|s| s.to_string()).collect())
+}
+
+/// A four-letter answer containing each of these.
+pub fn containing(parts: &[&str]) -> TextExpect {
+    TextExpect::Contains(parts.iter().map(|s| s.to_string()).collect())
+}
+
 fn evs(events: &[(i32, &str)]) -> Vec<EventExpect> {
     events.iter().map(|(k, p)| EventExpect { kind: *k, path: p.to_string() }).collect()
 }
@@ -591,6 +621,16 @@ pub fn create2(path: &str, data: &[u8]) -> Op {
 /// create with a mode and kind, open ACL.
 pub fn create_with(path: &str, data: &[u8], flags: i32, kind: CreateKind) -> Op {
     Op::Create { path: path.into(), data: Some(data.to_vec()), acl: Acl::open(), flags, kind }
+}
+
+/// create, persistent sequential, no data, open ACL.
+pub fn sequential(path: &str) -> Op {
+    create_with(path, b"", mode::PERSISTENT_SEQUENTIAL, CreateKind::Create)
+}
+
+/// create, ephemeral, no data, open ACL.
+pub fn ephemeral(path: &str) -> Op {
+    create_with(path, b"", mode::EPHEMERAL, CreateKind::Create)
 }
 
 /// create with an ACL.

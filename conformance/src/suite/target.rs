@@ -43,6 +43,8 @@ pub mod config {
     pub const MIN_SESSION_MS: u32 = 2 * TICK_MS;
     /// maxSessionTimeout (ZooKeeper's default, 20 ticks).
     pub const MAX_SESSION_MS: u32 = 20 * TICK_MS;
+    /// jute.maxbuffer, left at ZooKeeper's default: the largest frame a server reads.
+    pub const JUTE_MAXBUFFER: usize = 0xfffff;
     /// `4lw.commands.whitelist`.
     pub const FOUR_LETTER_WHITELIST: &str = "*";
     /// `extendedTypesEnabled` (TTL nodes).

@@ -33,22 +33,25 @@ impl Acl {
     }
 }
 
-/// A create mode's flags as on the wire (`CreateMode.toFlag`).
+/// A create mode's flags as on the wire: the core's `CreateMode` flags, as plain
+/// numbers so that scenarios can also send flags no mode has.
 pub mod mode {
+    use proto_core::jute::CreateMode;
+
     /// Persistent.
-    pub const PERSISTENT: i32 = 0;
+    pub const PERSISTENT: i32 = CreateMode::Persistent.flag();
     /// Ephemeral.
-    pub const EPHEMERAL: i32 = 1;
+    pub const EPHEMERAL: i32 = CreateMode::Ephemeral.flag();
     /// Persistent sequential.
-    pub const PERSISTENT_SEQUENTIAL: i32 = 2;
+    pub const PERSISTENT_SEQUENTIAL: i32 = CreateMode::PersistentSequential.flag();
     /// Ephemeral sequential.
-    pub const EPHEMERAL_SEQUENTIAL: i32 = 3;
+    pub const EPHEMERAL_SEQUENTIAL: i32 = CreateMode::EphemeralSequential.flag();
     /// Container.
-    pub const CONTAINER: i32 = 4;
+    pub const CONTAINER: i32 = CreateMode::Container.flag();
     /// Persistent with TTL.
-    pub const PERSISTENT_WITH_TTL: i32 = 5;
+    pub const PERSISTENT_WITH_TTL: i32 = CreateMode::PersistentWithTtl.flag();
     /// Persistent sequential with TTL.
-    pub const PERSISTENT_SEQUENTIAL_WITH_TTL: i32 = 6;
+    pub const PERSISTENT_SEQUENTIAL_WITH_TTL: i32 = CreateMode::PersistentSequentialWithTtl.flag();
 }
 
 /// Which create opcode a create uses; it decides the reply's shape.

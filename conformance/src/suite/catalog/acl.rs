@@ -7,10 +7,6 @@ use crate::suite::wire::Op;
 /// `digest` id of `alice:secret`: alice:base64(sha1("alice:secret")).
 const ALICE_DIGEST: &str = "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=";
 
-fn who(pairs: &[(&str, &str)]) -> Expect {
-    Expect::WhoAmI(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
-}
-
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
 
@@ -114,10 +110,10 @@ pub fn scenarios() -> Vec<Scenario> {
 
     let mut s = Script::new("acl", "whoAmI lists the connection's ids");
     s.connect("a");
-    s.call("a", Op::WhoAmI).expect(who(&[("ip", "127.0.0.1")]));
+    s.call("a", Op::WhoAmI).expect(who_am_i(&[("ip", "127.0.0.1")]));
     s.call("a", add_auth("digest", "frank:pw")).ok();
     s.call("a", add_auth("digest", "gina:pw")).ok();
-    s.call("a", Op::WhoAmI).expect(who(&[("ip", "127.0.0.1"), ("digest", "frank"), ("digest", "gina")]));
+    s.call("a", Op::WhoAmI).expect(who_am_i(&[("ip", "127.0.0.1"), ("digest", "frank"), ("digest", "gina")]));
     v.push(s.done());
 
     v

@@ -4,35 +4,19 @@
 
 use crate::suite::scenario::code::*;
 use crate::suite::scenario::event::*;
+use crate::suite::scenario::watcher::{ANY, CHILDREN, DATA};
 use crate::suite::scenario::Field::*;
 use crate::suite::scenario::Operand::Saved;
 use crate::suite::scenario::*;
 use crate::suite::wire::{mode, Acl, CreateKind, Op};
-
-/// removeWatches / checkWatches watcher types.
-const CHILDREN: i32 = 1;
-const DATA: i32 = 2;
-const ANY: i32 = 3;
 
 /// `digest` id of `al:right`.
 const AL_RIGHT: &str = "al:dHLhxq7ccaIslYMZ5PewhEttwXs=";
 /// `digest` id of `u1:p1`.
 const U1_P1: &str = "u1:fpT/y03U+EjItKZOSLGvjnJlyng=";
 
-fn seq(path: &str) -> Op {
-    create_with(path, b"", mode::PERSISTENT_SEQUENTIAL, CreateKind::Create)
-}
-
-fn eph(path: &str) -> Op {
-    create_with(path, b"", mode::EPHEMERAL, CreateKind::Create)
-}
-
 fn open() -> Vec<Acl> {
     Acl::open()
-}
-
-fn who(pairs: &[(&str, &str)]) -> Expect {
-    Expect::WhoAmI(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
 }
 
 fn multi(items: &[MultiExpect]) -> Expect {
@@ -230,21 +214,21 @@ fn sequential_and_ephemeral(v: &mut Vec<Scenario>) {
         s.call("a", create(n, b"")).ok();
     }
     s.call("a", delete("/q/b", -1)).ok();
-    s.call("a", seq("/q/s-")).path("/q/s-0000000003");
-    s.call("a", seq("/q/")).path("/q/0000000004");
-    s.call("a", seq("/q/x/")).err(NO_NODE);
-    s.call("a", seq("/q/s-/")).err(NO_NODE);
-    s.call("a", seq("/q//")).err(NO_NODE);
-    s.call("a", seq("/q/.")).path("/q/.0000000005");
-    s.call("a", seq("/q/..")).path("/q/..0000000006");
-    s.call("a", seq("/q/\0")).err(BAD_ARGUMENTS);
+    s.call("a", sequential("/q/s-")).path("/q/s-0000000003");
+    s.call("a", sequential("/q/")).path("/q/0000000004");
+    s.call("a", sequential("/q/x/")).err(NO_NODE);
+    s.call("a", sequential("/q/s-/")).err(NO_NODE);
+    s.call("a", sequential("/q//")).err(NO_NODE);
+    s.call("a", sequential("/q/.")).path("/q/.0000000005");
+    s.call("a", sequential("/q/..")).path("/q/..0000000006");
+    s.call("a", sequential("/q/\0")).err(BAD_ARGUMENTS);
     s.call("a", create_with("/q/e-", b"", mode::EPHEMERAL_SEQUENTIAL, CreateKind::Create)).path("/q/e-0000000007");
     s.call("a", exists("/q", false)).ok().stat_is(Cversion, 9).stat_is(NumChildren, 7);
     v.push(s.done());
 
     let mut s = Script::new("ephemeral", "edge: an ephemeral refuses children of every create mode");
     s.connect("a");
-    s.call("a", eph("/e")).ok();
+    s.call("a", ephemeral("/e")).ok();
     for (flags, kind) in [
         (mode::PERSISTENT, CreateKind::Create),
         (mode::EPHEMERAL, CreateKind::Create),
@@ -261,9 +245,10 @@ fn sequential_and_ephemeral(v: &mut Vec<Scenario>) {
 
     let mut s = Script::new("ephemeral", "edge: an ephemeral refuses children inside a multi too");
     s.connect("a");
-    s.call("a", eph("/e")).ok();
-    s.call("a", Op::Multi(vec![seq("/e/m")])).expect(errs(&[NO_CHILDREN_FOR_EPHEMERALS]));
-    s.call("a", Op::Multi(vec![eph("/e2"), create("/e2/c", b"")])).expect(errs(&[OK, NO_CHILDREN_FOR_EPHEMERALS]));
+    s.call("a", ephemeral("/e")).ok();
+    s.call("a", Op::Multi(vec![sequential("/e/m")])).expect(errs(&[NO_CHILDREN_FOR_EPHEMERALS]));
+    s.call("a", Op::Multi(vec![ephemeral("/e2"), create("/e2/c", b"")]))
+        .expect(errs(&[OK, NO_CHILDREN_FOR_EPHEMERALS]));
     s.call("a", children("/", false)).children(&["e"]);
     v.push(s.done());
 
@@ -271,7 +256,7 @@ fn sequential_and_ephemeral(v: &mut Vec<Scenario>) {
         Script::new("ephemeral", "edge: getEphemerals with an empty or blank prefix lists all of the session's");
     s.connect("a");
     s.call("a", Op::GetEphemerals { prefix: "".into() }).expect(Expect::Paths(vec![]));
-    s.call("a", eph("/e")).ok();
+    s.call("a", ephemeral("/e")).ok();
     s.call("a", Op::GetEphemerals { prefix: "".into() }).expect(Expect::Paths(vec!["/e".into()]));
     s.call("a", Op::GetEphemerals { prefix: " / ".into() }).expect(Expect::Paths(vec!["/e".into()]));
     v.push(s.done());
@@ -321,7 +306,7 @@ fn multis(v: &mut Vec<Scenario>) {
 
     let mut s = Script::new("multi", "edge: sequence numbers and versions advance within a multi");
     s.connect("a");
-    s.call("a", Op::Multi(vec![seq("/s-"), seq("/s-")]))
+    s.call("a", Op::Multi(vec![sequential("/s-"), sequential("/s-")]))
         .expect(multi(&[MultiExpect::Path("/s-0000000000".into()), MultiExpect::Path("/s-0000000001".into())]));
     s.call("a", Op::Multi(vec![set("/", b"1", 0), set("/", b"2", 1), check("/", 2)])).expect(multi(&[
         MultiExpect::Ok,
@@ -620,18 +605,18 @@ fn acls(v: &mut Vec<Scenario>) {
     for (c, cred, user) in creds {
         s.connect(c);
         s.call(c, Op::AddAuth { scheme: "digest".into(), auth: cred.to_vec() }).ok();
-        s.call(c, Op::WhoAmI).expect(who(&[("digest", user), ("ip", "127.0.0.1")]));
+        s.call(c, Op::WhoAmI).expect(who_am_i(&[("digest", user), ("ip", "127.0.0.1")]));
     }
     v.push(s.done());
 
     let mut s = Script::new("acl", "edge: addAuth ip adds nothing; a repeated digest counts once");
     s.connect("a");
     s.call("a", add_auth("ip", "whatever")).ok();
-    s.call("a", Op::WhoAmI).expect(who(&[("ip", "127.0.0.1")]));
+    s.call("a", Op::WhoAmI).expect(who_am_i(&[("ip", "127.0.0.1")]));
     for cred in ["u:p", "u:p", "u:q"] {
         s.call("a", add_auth("digest", cred)).ok();
     }
-    s.call("a", Op::WhoAmI).expect(who(&[("digest", "u"), ("digest", "u"), ("ip", "127.0.0.1")]));
+    s.call("a", Op::WhoAmI).expect(who_am_i(&[("digest", "u"), ("digest", "u"), ("ip", "127.0.0.1")]));
     s.connect("m");
     let mut want = vec![("ip".to_string(), "127.0.0.1".to_string())];
     for i in 0..12 {

@@ -6,29 +6,25 @@ use crate::suite::scenario::Field::*;
 use crate::suite::scenario::*;
 use crate::suite::wire::{mode, CreateKind, Op};
 
-fn seq(path: &str) -> crate::suite::wire::Op {
-    create_with(path, b"", mode::PERSISTENT_SEQUENTIAL, CreateKind::Create)
-}
-
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
 
     let mut s = Script::new("sequential", "names share the parent's counter, 10 digits");
     s.connect("a");
     s.call("a", create("/q", b"")).ok();
-    s.call("a", seq("/q/a-")).path("/q/a-0000000000");
-    s.call("a", seq("/q/b-")).path("/q/b-0000000001");
+    s.call("a", sequential("/q/a-")).path("/q/a-0000000000");
+    s.call("a", sequential("/q/b-")).path("/q/b-0000000001");
     s.call("a", create("/q/plain", b"")).ok();
-    s.call("a", seq("/q/c-")).path("/q/c-0000000003");
+    s.call("a", sequential("/q/c-")).path("/q/c-0000000003");
     // The counter is the parent's count of child creates: a delete does not move it.
     s.call("a", delete("/q/plain", -1)).ok();
-    s.call("a", seq("/q/c-")).path("/q/c-0000000004");
+    s.call("a", sequential("/q/c-")).path("/q/c-0000000004");
     v.push(s.done());
 
     let mut s = Script::new("sequential", "an empty prefix names the child by its number");
     s.connect("a");
     s.call("a", create("/q", b"")).ok();
-    s.call("a", seq("/q/")).path("/q/0000000000");
+    s.call("a", sequential("/q/")).path("/q/0000000000");
     v.push(s.done());
 
     let mut s = Script::new("sequential", "ephemeral sequential: numbered and owned");

@@ -2,14 +2,6 @@
 
 use crate::suite::scenario::*;
 
-fn starts(lines: &[&str]) -> TextExpect {
-    TextExpect::LinesStartingWith(lines.iter().map(|s| s.to_string()).collect())
-}
-
-fn contains(parts: &[&str]) -> TextExpect {
-    TextExpect::Contains(parts.iter().map(|s| s.to_string()).collect())
-}
-
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
 
@@ -21,7 +13,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.four(
         0,
         "srvr",
-        starts(&[
+        lines_starting(&[
             "Zookeeper version: ",
             "Latency min/avg/max: ",
             "Received: ",
@@ -38,14 +30,14 @@ pub fn scenarios() -> Vec<Scenario> {
     let mut s = Script::new("4lw", "stat lists the clients");
     s.connect("a");
     s.call("a", exists("/", false)).ok();
-    s.four(0, "stat", starts(&["Zookeeper version: ", "Clients:", " /127.0.0.1:", "Mode: ", "Node count: "]));
+    s.four(0, "stat", lines_starting(&["Zookeeper version: ", "Clients:", " /127.0.0.1:", "Mode: ", "Node count: "]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "mntr keys");
     s.four(
         0,
         "mntr",
-        starts(&[
+        lines_starting(&[
             "zk_version\t",
             "zk_avg_latency\t",
             "zk_max_latency\t",
@@ -67,7 +59,7 @@ pub fn scenarios() -> Vec<Scenario> {
     s.four(
         0,
         "conf",
-        starts(&[
+        lines_starting(&[
             "clientPort=",
             "dataDir=",
             "tickTime=500",
@@ -80,29 +72,29 @@ pub fn scenarios() -> Vec<Scenario> {
     v.push(s.done());
 
     let mut s = Script::new("4lw", "envi");
-    s.four(0, "envi", starts(&["Environment:", "zookeeper.version=", "host.name=", "os.name=", "user.name="]));
+    s.four(0, "envi", lines_starting(&["Environment:", "zookeeper.version=", "host.name=", "os.name=", "user.name="]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "cons lists connections");
     s.connect("a");
     s.call("a", exists("/", false)).ok();
-    s.four(0, "cons", contains(&[" /127.0.0.1:", "queued=", "recved=", "sent="]));
+    s.four(0, "cons", containing(&[" /127.0.0.1:", "queued=", "recved=", "sent="]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "wchs, wchc and wchp count and list watches");
     s.connect("a");
     s.call("a", create("/w", b"")).ok();
     s.call("a", get("/w", true)).ok();
-    s.four(0, "wchs", contains(&["connections watching", "paths", "Total watches:"]));
-    s.four(0, "wchp", contains(&["/w\n", "\t0x"]));
-    s.four(0, "wchc", contains(&["0x", "/w\n"]));
+    s.four(0, "wchs", containing(&["connections watching", "paths", "Total watches:"]));
+    s.four(0, "wchp", containing(&["/w\n", "\t0x"]));
+    s.four(0, "wchc", containing(&["0x", "/w\n"]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "dump lists sessions with ephemerals");
     s.connect("a");
     s.call("a", create_with("/e", b"", crate::suite::wire::mode::EPHEMERAL, crate::suite::wire::CreateKind::Create))
         .ok();
-    s.four(0, "dump", contains(&["Sessions with Ephemerals", "/e\n"]));
+    s.four(0, "dump", containing(&["Sessions with Ephemerals", "/e\n"]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "isro answers rw");

@@ -2,10 +2,8 @@
 
 use crate::suite::scenario::code::*;
 use crate::suite::scenario::*;
+use crate::suite::target::config::JUTE_MAXBUFFER;
 use crate::suite::wire::Op;
-
-/// ZooKeeper's default jute.maxbuffer: the largest frame a server reads.
-const JUTE_MAXBUFFER: usize = 0xfffff;
 
 pub fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();

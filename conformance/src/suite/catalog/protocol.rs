@@ -6,11 +6,8 @@ use crate::suite::scenario::event::*;
 use crate::suite::scenario::Field::*;
 use crate::suite::scenario::Operand::Saved;
 use crate::suite::scenario::*;
-use crate::suite::target::config::{MAX_SESSION_MS, MIN_SESSION_MS};
-use crate::suite::wire::{encode_request, mode, CreateKind, Op};
-
-/// ZooKeeper's default jute.maxbuffer: the largest frame a server reads.
-const JUTE_MAXBUFFER: usize = 0xfffff;
+use crate::suite::target::config::{JUTE_MAXBUFFER, MAX_SESSION_MS, MIN_SESSION_MS};
+use crate::suite::wire::{encode_request, Op};
 
 /// A jute int, big-endian.
 fn int(n: i32) -> Vec<u8> {
@@ -20,18 +17,6 @@ fn int(n: i32) -> Vec<u8> {
 /// A jute string: its length, then its bytes.
 fn ustring(s: &str) -> Vec<u8> {
     [int(s.len() as i32), s.as_bytes().to_vec()].concat()
-}
-
-fn ephemeral(path: &str) -> Op {
-    create_with(path, b"", mode::EPHEMERAL, CreateKind::Create)
-}
-
-fn starts(lines: &[&str]) -> TextExpect {
-    TextExpect::LinesStartingWith(lines.iter().map(|s| s.to_string()).collect())
-}
-
-fn contains(parts: &[&str]) -> TextExpect {
-    TextExpect::Contains(parts.iter().map(|s| s.to_string()).collect())
 }
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -329,7 +314,7 @@ fn four_letter_words() -> Vec<Scenario> {
 
     let mut s = Script::new("4lw", "srst resets the latency figures");
     s.four(0, "srst", TextExpect::Exactly("Server stats reset.\n".into()));
-    s.four(0, "srvr", contains(&["Latency min/avg/max: 0/0.0/0\n"]));
+    s.four(0, "srvr", containing(&["Latency min/avg/max: 0/0.0/0\n"]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "crst resets every connection's counters");
@@ -337,9 +322,9 @@ fn four_letter_words() -> Vec<Scenario> {
     s.call("a", exists("/", false)).ok();
     s.call("a", exists("/", false)).ok();
     s.four(0, "crst", TextExpect::Exactly("Connection stats reset.\n".into()));
-    s.four(0, "cons", contains(&["(queued=0,recved=0,sent=0,sid=0x", "lop=NA", "lzxid=0xffffffffffffffff"]));
+    s.four(0, "cons", containing(&["(queued=0,recved=0,sent=0,sid=0x", "lop=NA", "lzxid=0xffffffffffffffff"]));
     s.call("a", exists("/", false)).ok();
-    s.four(0, "cons", contains(&["lop=EXIS"]));
+    s.four(0, "cons", containing(&["lop=EXIS"]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "cons shows a connection's last op, timeout and latencies");
@@ -349,7 +334,7 @@ fn four_letter_words() -> Vec<Scenario> {
     s.four(
         0,
         "cons",
-        contains(&[
+        containing(&[
             "sid=0x", "lop=EXIS", "est=", "to=4000", "lcxid=0x", "lzxid=0x", "lresp=", "llat=", "minlat=", "avglat=",
             "maxlat=",
         ]),
@@ -357,8 +342,8 @@ fn four_letter_words() -> Vec<Scenario> {
     v.push(s.done());
 
     let mut s = Script::new("4lw", "cons and stat list the asking connection itself, in brief");
-    s.four(0, "cons", contains(&["[0](queued=0,recved=1,sent=0)\n"]));
-    s.four(0, "stat", contains(&["Clients:\n", "[0](queued=0,recved=1,sent=0)\n"]));
+    s.four(0, "cons", containing(&["[0](queued=0,recved=1,sent=0)\n"]));
+    s.four(0, "stat", containing(&["Clients:\n", "[0](queued=0,recved=1,sent=0)\n"]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "wchs, wchp and wchc with several sessions, before and after a watch fires");
@@ -378,8 +363,8 @@ fn four_letter_words() -> Vec<Scenario> {
     }
     // Exist watches: n0 ×3, n1 ×2, n2 ×1; data watches d0, d1, d2.
     s.four(0, "wchs", TextExpect::Exactly("3 connections watching 6 paths\nTotal watches:9\n".into()));
-    s.four(0, "wchp", contains(&["/n0\n\t0x", "/n1\n\t0x", "/n2\n\t0x", "/d0\n\t0x", "/d1\n\t0x", "/d2\n\t0x"]));
-    s.four(0, "wchc", contains(&["\t", "/n0\n", "/n1\n", "/n2\n", "/d0\n", "/d1\n", "/d2\n"]));
+    s.four(0, "wchp", containing(&["/n0\n\t0x", "/n1\n\t0x", "/n2\n\t0x", "/d0\n\t0x", "/d1\n\t0x", "/d2\n\t0x"]));
+    s.four(0, "wchc", containing(&["\t", "/n0\n", "/n1\n", "/n2\n", "/d0\n", "/d1\n", "/d2\n"]));
     s.call("z", create("/n0", b"")).ok();
     for w in WATCHERS {
         s.events(w, &[(CREATED, "/n0"), (CHILDREN_CHANGED, "/")]);
@@ -392,14 +377,14 @@ fn four_letter_words() -> Vec<Scenario> {
     s.connect("b");
     s.call("a", ephemeral("/ea")).ok();
     s.call("b", ephemeral("/eb")).ok();
-    s.four(0, "dump", contains(&["SessionTracker dump:", "ephemeral nodes dump:", "/ea\n", "/eb\n"]));
+    s.four(0, "dump", containing(&["SessionTracker dump:", "ephemeral nodes dump:", "/ea\n", "/eb\n"]));
     v.push(s.done());
 
     let mut s = Script::new("4lw", "mntr has the session, descriptor and response-size keys");
     s.four(
         0,
         "mntr",
-        starts(&[
+        lines_starting(&[
             "zk_uptime\t",
             "zk_open_file_descriptor_count\t",
             "zk_max_file_descriptor_count\t",
@@ -420,7 +405,13 @@ fn four_letter_words() -> Vec<Scenario> {
     s.four(
         0,
         "conf",
-        starts(&["secureClientPort=", "dataDirSize=", "dataLogDir=", "dataLogSize=", "clientPortListenBacklog="]),
+        lines_starting(&[
+            "secureClientPort=",
+            "dataDirSize=",
+            "dataLogDir=",
+            "dataLogSize=",
+            "clientPortListenBacklog=",
+        ]),
     );
     v.push(s.done());
 
@@ -428,7 +419,7 @@ fn four_letter_words() -> Vec<Scenario> {
     s.four(
         0,
         "envi",
-        starts(&[
+        lines_starting(&[
             "java.version=",
             "java.vendor=",
             "java.home=",

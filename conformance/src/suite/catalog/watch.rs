@@ -2,13 +2,9 @@
 
 use crate::suite::scenario::code::*;
 use crate::suite::scenario::event::*;
+use crate::suite::scenario::watcher::{ANY, CHILDREN, DATA};
 use crate::suite::scenario::*;
 use crate::suite::wire::Op;
-
-/// removeWatches / checkWatches watcher types.
-const CHILDREN: i32 = 1;
-const DATA: i32 = 2;
-const ANY: i32 = 3;
 
 fn set_watches(relative_zxid: i64, data: &[&str], exist: &[&str], child: &[&str]) -> Op {
     let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
