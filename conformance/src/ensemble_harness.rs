@@ -14,7 +14,7 @@ mod bench;
 
 pub use bench::ensemble::{parse_mode, Ensemble, Member, SERVERS};
 pub use bench::load::connect;
-pub use bench::server::{four_letter, Kind, Launch, ZK_CLASSPATH};
+pub use bench::server::{four_letter, log_tail, Kind, Launch, ZK_CLASSPATH, ZK_MAIN};
 
 /// The ZooKeeper 3.8 jar the ZooKeeper ensembles run (Debian's `libzookeeper-java`).
 pub const ZK_JAR: &str = "/usr/share/java/zookeeper.jar";

@@ -12,21 +12,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::target::{config, Link, Recv, Target, TargetError};
+// The benchmark's harness starts the same programs: one place knows where they are.
+pub use crate::ensemble_harness::{herd_bin, log_tail, ZK_CLASSPATH, ZK_JAR, ZK_MAIN};
 
-/// ZooKeeper 3.8's jar from Debian (`libzookeeper-java`); its manifest names its dependencies.
-pub const ZK_JAR: &str = "/usr/share/java/zookeeper.jar";
-/// The SLF4J binding ZooKeeper logs through.
-pub const SLF4J_SIMPLE: &str = "/usr/share/java/slf4j-simple.jar";
-/// ZooKeeper's entry point for standalone and ensemble members alike.
-const ZK_MAIN: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 /// How long a server (a JVM included) may take to start serving.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an ensemble may take to elect a leader and have every running member serve.
 const SERVING_TIMEOUT: Duration = Duration::from_secs(60);
 /// A four-letter word's answer, connect included.
 const FOUR_LETTER_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bytes of each server log shown when a scenario fails.
-const LOG_TAIL_BYTES: u64 = 3000;
 /// Frames larger than this are a broken stream (ZooKeeper's jute.maxbuffer plus headers).
 const FRAME_BYTES_MAX: usize = 4 << 20;
 /// Ensemble timing: short ticks so elections and syncs are quick on loopback.
@@ -43,17 +37,9 @@ pub enum Kind {
     Zookeeper,
 }
 
-/// The herd binary: `$HERD_BIN`, else `<repo>/target/release/herd`.
-pub fn herd_bin() -> PathBuf {
-    std::env::var_os("HERD_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        manifest.parent().unwrap_or(manifest).join("target/release/herd")
-    })
-}
-
 /// Whether ZooKeeper 3.8 is installed here (CI installs it; then its targets must run).
 pub fn zookeeper_installed() -> bool {
-    Path::new(ZK_JAR).exists() && Path::new(SLF4J_SIMPLE).exists()
+    ZK_CLASSPATH.split(':').all(|jar| Path::new(jar).exists())
 }
 
 /// One server process with its ports and directory.
@@ -145,18 +131,6 @@ pub fn four_letter(addr: SocketAddr, word: &str) -> io::Result<String> {
     Ok(out)
 }
 
-fn log_tail(path: &Path) -> String {
-    let Ok(mut f) = File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut out = Vec::new();
-    use std::io::Seek;
-    let _ = f.seek(io::SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)));
-    let _ = f.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 impl RealTarget {
     /// Starts `servers` (1, or 3 for an ensemble) of `kind` and waits until all serve.
     pub fn start(kind: Kind, servers: usize) -> Result<RealTarget, TargetError> {
@@ -221,7 +195,7 @@ impl RealTarget {
                     // Read without the `zookeeper.` prefix that zoo.cfg keys get.
                     &format!("-Dznode.container.checkIntervalMs={}", config::CONTAINER_CHECK_MS),
                     "-cp",
-                    &format!("{ZK_JAR}:{SLF4J_SIMPLE}"),
+                    ZK_CLASSPATH,
                     ZK_MAIN,
                 ]);
                 c.arg(&cfg);
