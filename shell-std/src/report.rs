@@ -72,6 +72,7 @@ pub fn four_letter(
     peer: SocketAddr,
     clock: &Clock,
 ) -> String {
+    // Before gathering the facts: a refused word should not cost a walk of the data dirs.
     if !fourlw::whitelisted(word.as_str(), whitelist) {
         return fourlw::not_whitelisted(word.as_str());
     }

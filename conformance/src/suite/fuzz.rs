@@ -15,10 +15,10 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use super::client::Client;
-use super::runner::stat_of;
+use super::runner::{new_session, stat_of, unmap_path};
 use super::scenario::{self as sc, acl};
 use super::target::Target;
-use super::wire::{mode, Acl, Body, Connect, CreateKind, MultiItem, Op, Reply, Stat};
+use super::wire::{mode, Acl, Body, CreateKind, MultiItem, Op, Reply, Stat};
 use crate::sim::rng::Rng;
 
 /// Sessions per sequence.
@@ -171,13 +171,7 @@ pub struct Trace {
 
 /// Runs `seq` on `t` under `root` (created here) and returns its normalized trace.
 pub fn run(t: &mut dyn Target, seq: &[Step], root: &str) -> Result<Trace, String> {
-    let connect = Connect {
-        last_zxid_seen: 0,
-        timeout_ms: SESSION_TIMEOUT_MS,
-        session_id: 0,
-        passwd: vec![0; 16],
-        read_only: Some(false),
-    };
+    let connect = new_session(SESSION_TIMEOUT_MS);
     let mut clients = Vec::new();
     for _ in 0..SESSIONS {
         clients.push(Client::connect(t, 0, &connect).map_err(|e| format!("connect: {e}"))?);
@@ -201,7 +195,7 @@ pub fn run(t: &mut dyn Target, seq: &[Step], root: &str) -> Result<Trace, String
         let _ = c.call(t, &sc::exists(root, false));
         let mut list = Vec::new();
         while let Ok(Some((_, e))) = c.next_event(t, Duration::ZERO) {
-            list.push(format!("{} {}", e.kind, unmap(&e.path, root)));
+            list.push(format!("{} {}", e.kind, unmap_path(&e.path, root)));
         }
         events.push(list);
     }
@@ -218,14 +212,6 @@ fn map_path(p: &str, root: &str) -> String {
         root.to_string()
     } else {
         format!("{root}{p}")
-    }
-}
-
-fn unmap(p: &str, root: &str) -> String {
-    match p.strip_prefix(root) {
-        Some("") => "/".into(),
-        Some(rest) => rest.into(),
-        None => p.into(),
     }
 }
 
@@ -284,15 +270,15 @@ fn normalize(raws: &[Raw], events: Vec<Vec<String>>, sessions: &[i64], root: &st
     fn body_text(b: &Body, root: &str, stat: &dyn Fn(&Stat) -> String) -> String {
         match b {
             Body::Empty => String::new(),
-            Body::Path(p) => unmap(p, root),
-            Body::Created { path, stat: s } => format!("{} {}", unmap(path, root), stat(s)),
+            Body::Path(p) => unmap_path(p, root),
+            Body::Created { path, stat: s } => format!("{} {}", unmap_path(path, root), stat(s)),
             Body::Stat(s) => stat(s),
             Body::Data { data, stat: s } => {
                 format!("{:?} {}", String::from_utf8_lossy(data.as_deref().unwrap_or_default()), stat(s))
             }
             Body::Acl { acl, stat: s } => format!("{} {}", acl_text(acl), stat(s)),
             Body::Children(c) => {
-                let mut c: Vec<String> = c.iter().map(|p| unmap(p, root)).collect();
+                let mut c: Vec<String> = c.iter().map(|p| unmap_path(p, root)).collect();
                 c.sort();
                 format!("{c:?}")
             }

@@ -81,7 +81,8 @@ fn describe(step: &Step) -> String {
     }
 }
 
-fn new_session(timeout_ms: i32) -> Connect {
+/// The handshake of a new session asking for `timeout_ms`, as ZooKeeper's clients send it.
+pub fn new_session(timeout_ms: i32) -> Connect {
     Connect { last_zxid_seen: 0, timeout_ms, session_id: 0, passwd: vec![0; 16], read_only: Some(false) }
 }
 
@@ -136,11 +137,7 @@ impl Run<'_> {
 
     /// A server path as the scenario sees it.
     fn unmap_path(&self, p: &str) -> String {
-        match p.strip_prefix(&self.root) {
-            Some("") => "/".to_string(),
-            Some(rest) if rest.starts_with('/') => rest.to_string(),
-            _ => p.to_string(),
-        }
+        unmap_path(p, &self.root)
     }
 
     fn map_op(&self, op: &Op) -> Result<Op, String> {
@@ -528,6 +525,15 @@ fn show(d: &[u8]) -> String {
         format!("{} bytes", d.len())
     } else {
         String::from_utf8_lossy(d).into_owned()
+    }
+}
+
+/// A server path as seen from under `root` (`root` itself is `/`); paths outside it stay.
+pub fn unmap_path(p: &str, root: &str) -> String {
+    match p.strip_prefix(root) {
+        Some("") => "/".to_string(),
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ => p.to_string(),
     }
 }
 
