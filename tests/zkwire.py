@@ -308,10 +308,15 @@ class Conn:
 
     # -- framing ----------------------------------------------------------------------------
     def send_raw(self, data):
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server closed the connection while the bytes went out (it may refuse an
+            # oversized frame by its length prefix alone): the next read reports the close.
+            pass
 
     def send_frame(self, payload):
-        self.sock.sendall(frame(payload))
+        self.send_raw(frame(payload))
 
     def _fill(self, n, deadline):
         while len(self.buf) < n:
